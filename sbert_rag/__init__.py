@@ -1,0 +1,64 @@
+"""sbert_rag: sentence embeddings for retrieval-augmented generation, done right.
+
+Importing this package loads only the standard library and numpy; every public name below is
+resolved on first use (PEP 562), so torch and transformers load only when an encoder is built.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from sbert_rag._version import __version__
+
+# Public name -> module that defines it. Resolved lazily by __getattr__.
+_LAZY: dict[str, str] = {
+    # types and errors
+    "Role": "sbert_rag.types",
+    "Chunk": "sbert_rag.types",
+    "Hit": "sbert_rag.types",
+    "Encoder": "sbert_rag.types",
+    "TokenCounter": "sbert_rag.types",
+    "SbertRagError": "sbert_rag.errors",
+    "InvalidInputError": "sbert_rag.errors",
+    "InputTooLongError": "sbert_rag.errors",
+    "ConfigError": "sbert_rag.errors",
+    "MissingDependencyError": "sbert_rag.errors",
+    "ModelLoadError": "sbert_rag.errors",
+    # encoders
+    "TextEncoder": "sbert_rag.encoding.text_encoder",
+    "DualEncoder": "sbert_rag.encoding.dual",
+    "EncodeResult": "sbert_rag.encoding.report",
+    "OverflowReport": "sbert_rag.encoding.report",
+    "default_model_path": "sbert_rag.encoding.loading",
+}
+
+__all__ = ["__version__", *_LAZY]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sbert_rag.encoding.dual import DualEncoder
+    from sbert_rag.encoding.loading import default_model_path
+    from sbert_rag.encoding.report import EncodeResult, OverflowReport
+    from sbert_rag.encoding.text_encoder import TextEncoder
+    from sbert_rag.errors import (
+        ConfigError,
+        InputTooLongError,
+        InvalidInputError,
+        MissingDependencyError,
+        ModelLoadError,
+        SbertRagError,
+    )
+    from sbert_rag.types import Chunk, Encoder, Hit, Role, TokenCounter
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'sbert_rag' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,26 @@
+"""Options shared by subcommands (model selection) and how they build an encoder."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add --model, --device, --dtype, --batch-size, --overflow."""
+    parser.add_argument("--model", default=None, help="model folder or Hub id (default: packaged all-MiniLM-L6-v2)")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
+    parser.add_argument("--dtype", default="float32", help="float32, bfloat16 or float16 (default: float32)")
+    parser.add_argument("--batch-size", type=int, default=32, help="texts per forward pass (default: 32)")
+    parser.add_argument(
+        "--overflow", default="warn", choices=["warn", "error", "windows"], help="over-long inputs (default: warn)"
+    )
+
+
+def build_encoder(args: argparse.Namespace) -> Any:
+    """A TextEncoder from the shared model options."""
+    from sbert_rag.encoding.text_encoder import TextEncoder
+
+    return TextEncoder.from_pretrained(
+        args.model, device=args.device, dtype=args.dtype, batch_size=args.batch_size, overflow=args.overflow
+    )

@@ -1,0 +1,1 @@
+"""Text encoding: loading sentence-transformers folders, pooling, normalisation, prompts, overflow."""

