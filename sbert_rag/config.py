@@ -43,8 +43,9 @@ class OverflowPolicy(str, enum.Enum):
 
 
 class DType(str, enum.Enum):
-    """Compute precision of the model."""
+    """Compute precision of the model (``auto``: the fastest that keeps cosine to fp32 >= 0.999)."""
 
+    AUTO = "auto"
     FLOAT32 = "float32"
     BFLOAT16 = "bfloat16"
     FLOAT16 = "float16"
@@ -86,7 +87,7 @@ def parse_overflow(value: object) -> OverflowPolicy:
 
 
 def parse_dtype(value: object) -> DType:
-    """Parse a dtype name (``float32``, ``bfloat16``, ``float16``); ``fp32``/``bf16``/``fp16`` too."""
+    """Parse a dtype name (``auto``, ``float32``, ``bfloat16``, ``float16``); ``fp32``/``bf16``/``fp16`` too."""
     aliases = {"fp32": DType.FLOAT32, "bf16": DType.BFLOAT16, "fp16": DType.FLOAT16, "half": DType.FLOAT16}
     return parse_enum(DType, value, "dtype", aliases)
 

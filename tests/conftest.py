@@ -91,7 +91,7 @@ def tiny_bert_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _tiny_encoder_session(tiny_bert_dir: Path):
     from sbert_rag import TextEncoder
 
-    return TextEncoder.from_pretrained(tiny_bert_dir, pooling="mean", normalize=True, device="cpu")
+    return TextEncoder.from_pretrained(tiny_bert_dir, pooling="mean", normalize=True, device="cpu", dtype="float32")
 
 
 @pytest.fixture()
@@ -116,4 +116,4 @@ def default_encoder():
     torch.set_num_threads(2)
     from sbert_rag import TextEncoder
 
-    return TextEncoder.from_pretrained(device="cpu")
+    return TextEncoder.from_pretrained(device="cpu", dtype="float32")

@@ -14,7 +14,7 @@ from sbert_rag.cli import main
 
 @pytest.fixture(scope="module")
 def tiny_st_dir(tiny_bert_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    enc = TextEncoder.from_pretrained(tiny_bert_dir, pooling="mean", normalize=True, query_prompt="query: ", device="cpu")
+    enc = TextEncoder.from_pretrained(tiny_bert_dir, pooling="mean", normalize=True, query_prompt="query: ", device="cpu", dtype="float32")
     return enc.save(tmp_path_factory.mktemp("tiny_st") / "model")
 
 
@@ -22,12 +22,12 @@ def test_encode_writes_npy_matching_the_api(tiny_st_dir: Path, tmp_path: Path, c
     src = tmp_path / "in.txt"
     src.write_text("the cat sits\na dog runs\nhello world\n", encoding="utf-8")
     out = tmp_path / "out.npy"
-    assert main(["encode", "--model", str(tiny_st_dir), "--input", str(src), "--output", str(out), "--query"]) == 0
+    assert main(["encode", "--model", str(tiny_st_dir), "--input", str(src), "--output", str(out), "--query", "--dtype", "float32"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["texts"] == 3 and summary["dim"] == 32 and summary["truncated"] == []
     saved = np.load(out)
     assert saved.dtype == np.float32 and saved.shape == (3, 32)
-    enc = TextEncoder.from_pretrained(tiny_st_dir, device="cpu")
+    enc = TextEncoder.from_pretrained(tiny_st_dir, device="cpu", dtype="float32")
     np.testing.assert_allclose(saved, enc.encode_queries(["the cat sits", "a dog runs", "hello world"]), atol=1e-6)
 
 

@@ -6,12 +6,19 @@ import argparse
 from typing import Any
 
 
-def add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add --model, --device, --dtype, --batch-size, --overflow."""
+def add_model_arguments(parser: argparse.ArgumentParser, default_dtype: str = "auto") -> None:
+    """Add --model, --device, --dtype, --batch-size, --overflow.
+
+    Evaluation commands default to float32 so they reproduce reference figures exactly.
+    """
     parser.add_argument("--model", default=None, help="model folder or Hub id (default: packaged all-MiniLM-L6-v2)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
-    parser.add_argument("--dtype", default="float32", help="float32, bfloat16 or float16 (default: float32)")
-    parser.add_argument("--batch-size", type=int, default=32, help="texts per forward pass (default: 32)")
+    parser.add_argument(
+        "--dtype",
+        default=default_dtype,
+        help=f"auto (bf16 where the hardware has it), float32, bfloat16, float16 (default: {default_dtype})",
+    )
+    parser.add_argument("--batch-size", type=int, default=256, help="most texts per forward pass (default: 256)")
     parser.add_argument(
         "--overflow", default="warn", choices=["warn", "error", "windows"], help="over-long inputs (default: warn)"
     )

@@ -12,7 +12,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``sbert-rag eval sts``."""
     parser.add_argument("file", help="STS Benchmark layout: tab-separated, score in column 5, sentences in 6 and 7")
     parser.add_argument("--json", action="store_true", help="print JSON (spearman_cosine x100, pairs)")
-    add_model_arguments(parser)
+    add_model_arguments(parser, default_dtype="float32")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -104,12 +104,12 @@ class TextEncoder:
         pooling: str | Sequence[str] | None = None,
         normalize: bool | None = None,
         device: str | None = "auto",
-        dtype: str | DType = "float32",
+        dtype: str | DType = "auto",
         overflow: str | OverflowPolicy = "warn",
         max_tokens: int | None = None,
         query_prompt: str | None = None,
         passage_prompt: str | None = None,
-        batch_size: int = 32,
+        batch_size: int = 256,
         max_batch_tokens: int | None = None,
         window_overlap_tokens: int = 32,
         hf_model_kwargs: dict[str, Any] | None = None,
@@ -122,7 +122,8 @@ class TextEncoder:
             pooling: pooling mode(s); required for a plain Hugging Face folder, overrides the saved one.
             normalize: L2-normalise outputs; None = as the model says (its Normalize stage).
             device: ``"auto"`` (cuda, mps, cpu), or a torch device string.
-            dtype: ``float32``, ``bfloat16`` or ``float16`` compute precision.
+            dtype: ``auto`` (bf16 on CPUs with native bf16 and on GPUs, else fp32; cosine to fp32
+                stays >= 0.999), ``float32``, ``bfloat16`` or ``float16``.
             overflow: ``warn`` (truncate, warn, report), ``error`` (raise) or ``windows`` (mean-pool
                 overlapping windows) for inputs longer than ``max_tokens``.
             max_tokens: token limit, special tokens and prompt included; None = the model's
@@ -131,7 +132,7 @@ class TextEncoder:
             query_prompt: text prepended to queries; None = the model's saved ``query`` prompt.
             passage_prompt: text prepended to passages; None = the saved ``document``/``passage`` prompt.
             batch_size: most texts per forward pass.
-            max_batch_tokens: optional cap on padded tokens per forward pass.
+            max_batch_tokens: most padded tokens per forward pass; None = 8192 on CPU, 65536 on GPU.
             window_overlap_tokens: tokens shared by consecutive windows under ``windows``.
             hf_model_kwargs: extra keyword arguments for ``AutoModel.from_pretrained`` (escape hatch).
 
@@ -140,6 +141,8 @@ class TextEncoder:
                 cannot be fetched (offline); the message says how to pass a local folder.
             ConfigError: an option has an invalid value; the message lists the valid ones.
         """
+        from sbert_rag.encoding.hardware import auto_dtype, default_batch_tokens
+
         policy = parse_overflow(overflow)
         dt = parse_dtype(dtype)
         folder = resolve_model_dir(model)
@@ -147,6 +150,10 @@ class TextEncoder:
         torch = require("torch")
         transformers = require("transformers")
         dev = resolve_device(device)
+        if dt is DType.AUTO:
+            dt = auto_dtype(dev)
+        if max_batch_tokens is None:
+            max_batch_tokens = default_batch_tokens(dev)
         kwargs = dict(hf_model_kwargs or {})
         kwargs.setdefault("dtype", getattr(torch, _TORCH_DTYPES[dt]))
         try:
@@ -307,16 +314,37 @@ class TextEncoder:
 
     def _forward_rows(self, rows: list[list[int]], exclude_first: int) -> torch.Tensor:
         torch = require("torch")
+        # Round the width up to a multiple of 8: fewer distinct shapes (each costs the CPU's
+        # matrix library a kernel build) and aligned tiles; the mask keeps results unchanged.
         width = max(len(r) for r in rows)
+        width = max(width, min(-(-width // 8) * 8, self.max_tokens))
         ids = np.full((len(rows), width), self.tokens.pad_id, dtype=np.int64)
         mask = np.zeros((len(rows), width), dtype=np.int64)
         for j, r in enumerate(rows):
             ids[j, : len(r)] = r
             mask[j, : len(r)] = 1
-        input_ids = torch.from_numpy(ids).to(self.device)
-        attention = torch.from_numpy(mask).to(self.device)
+        input_ids, attention = torch.from_numpy(ids), torch.from_numpy(mask)
+        if self.device.startswith("cuda"):  # pinned + non-blocking: the host never waits on the GPU
+            input_ids = input_ids.pin_memory().to(self.device, non_blocking=True)
+            attention = attention.pin_memory().to(self.device, non_blocking=True)
+        elif self.device != "cpu":
+            input_ids, attention = input_ids.to(self.device), attention.to(self.device)
         type_ids = torch.zeros_like(input_ids) if self._type_ids else None
         return self.module(input_ids, attention, type_ids, exclude_first=exclude_first).float()
+
+    def encode_iter(
+        self, texts: Iterable[str], *, chunk_size: int = 4096, role: Role | str | None = None, **options: Any
+    ) -> Iterator[FloatMatrix]:
+        """Stream: yield float32 (k, dim) blocks for an iterable of any length, in bounded memory."""
+        from sbert_rag.encoding.streaming import iter_encode
+
+        return iter_encode(self, texts, chunk_size=chunk_size, role=role, **options)
+
+    def encode_to_npy(self, texts: Iterable[str], path: str | os.PathLike[str], *, chunk_size: int = 4096, **options: Any) -> int:
+        """Stream texts into a float32 .npy file written block by block; returns the row count."""
+        from sbert_rag.encoding.streaming import encode_to_npy
+
+        return encode_to_npy(self, texts, path, chunk_size=chunk_size, **options)
 
     # ------------------------------------------------------------------ saving
     def save(self, path: str | os.PathLike[str], *, key_style: str = "legacy") -> Path:

@@ -10,12 +10,13 @@ from collections.abc import Iterable
 from sbert_rag.errors import InvalidInputError
 
 
-def validate_texts(texts: Iterable[str], what: str = "input") -> list[str]:
+def validate_texts(texts: Iterable[str], what: str = "input", offset: int = 0) -> list[str]:
     """Materialise ``texts`` as a list, refusing anything that is not a non-blank string.
 
     Args:
         texts: a list, tuple or any iterable of strings.
         what: the word for one input in messages (``query``, ``passage``, ``text``).
+        offset: index of the first item in the caller's whole input (for streamed blocks).
 
     Raises:
         InvalidInputError: ``texts`` is a bare string or bytes, or an item is None, not a
@@ -29,7 +30,7 @@ def validate_texts(texts: Iterable[str], what: str = "input") -> list[str]:
         items = list(texts)
     except TypeError as err:
         raise InvalidInputError(f"expected a list or iterable of {what}s, got {type(texts).__name__}") from err
-    for i, item in enumerate(items):
+    for i, item in enumerate(items, start=offset):
         if item is None:
             raise InvalidInputError(f"{what} {i} is None; pass a non-empty string (drop or fill missing {what}s first)")
         if not isinstance(item, str):

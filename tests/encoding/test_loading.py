@@ -43,7 +43,7 @@ def test_missing_file_is_named(tiny_bert_dir: Path, tmp_path: Path, victims: lis
 
 
 def test_missing_pooling_config_in_st_folder(tiny_bert_dir: Path, tmp_path: Path) -> None:
-    enc = TextEncoder.from_pretrained(tiny_bert_dir, pooling="mean", device="cpu")
+    enc = TextEncoder.from_pretrained(tiny_bert_dir, pooling="mean", device="cpu", dtype="float32")
     folder = enc.save(tmp_path / "st")
     (folder / "1_Pooling" / "config.json").unlink()
     with pytest.raises(ModelLoadError, match="missing file 'config.json' in model folder .*1_Pooling"):
@@ -51,7 +51,7 @@ def test_missing_pooling_config_in_st_folder(tiny_bert_dir: Path, tmp_path: Path
 
 
 def test_unsupported_module_is_named(tiny_bert_dir: Path, tmp_path: Path) -> None:
-    folder = TextEncoder.from_pretrained(tiny_bert_dir, pooling="mean", device="cpu").save(tmp_path / "st")
+    folder = TextEncoder.from_pretrained(tiny_bert_dir, pooling="mean", device="cpu", dtype="float32").save(tmp_path / "st")
     modules = json.loads((folder / "modules.json").read_text())
     modules.append({"idx": 9, "name": "9", "path": "9_LSTM", "type": "sentence_transformers.models.LSTM"})
     (folder / "modules.json").write_text(json.dumps(modules))

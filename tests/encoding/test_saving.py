@@ -17,7 +17,7 @@ TEXTS = ["the cat sits on the house", "a dog", "red bird and blue fish in a big 
 @pytest.mark.parametrize("key_style", ["legacy", "v6"])
 def test_save_load_round_trip(tiny_bert_dir: Path, tmp_path: Path, key_style: str) -> None:
     enc = TextEncoder.from_pretrained(
-        tiny_bert_dir, pooling="weightedmean", normalize=True, max_tokens=48, query_prompt="query: ", device="cpu"
+        tiny_bert_dir, pooling="weightedmean", normalize=True, max_tokens=48, query_prompt="query: ", device="cpu", dtype="float32"
     )
     folder = enc.save(tmp_path / key_style, key_style=key_style)
     pooling_cfg = json.loads((folder / "1_Pooling" / "config.json").read_text())
@@ -27,7 +27,7 @@ def test_save_load_round_trip(tiny_bert_dir: Path, tmp_path: Path, key_style: st
     else:
         assert pooling_cfg["pooling_mode"] == "weightedmean" and pooling_cfg["embedding_dimension"] == 32
     assert json.loads((folder / "tokenizer_config.json").read_text())["model_max_length"] == 48
-    back = TextEncoder.from_pretrained(folder, device="cpu")
+    back = TextEncoder.from_pretrained(folder, device="cpu", dtype="float32")
     assert back.max_tokens == 48 and back.normalize and back.prompts.query == "query: "
     np.testing.assert_allclose(back.encode_queries(TEXTS), enc.encode_queries(TEXTS), atol=1e-6)
     np.testing.assert_allclose(back.encode_passages(TEXTS), enc.encode_passages(TEXTS), atol=1e-6)
@@ -42,7 +42,7 @@ def test_bad_key_style(tiny_encoder: TextEncoder, tmp_path: Path) -> None:
 def test_sentence_transformers_loads_what_we_save(tiny_bert_dir: Path, tmp_path: Path, key_style: str) -> None:
     from sentence_transformers import SentenceTransformer
 
-    enc = TextEncoder.from_pretrained(tiny_bert_dir, pooling="mean", normalize=True, query_prompt="query: ", device="cpu")
+    enc = TextEncoder.from_pretrained(tiny_bert_dir, pooling="mean", normalize=True, query_prompt="query: ", device="cpu", dtype="float32")
     folder = enc.save(tmp_path / "ours", key_style=key_style)
     st = SentenceTransformer(str(folder), device="cpu")
     assert st.max_seq_length == 64
@@ -68,7 +68,7 @@ def test_we_load_what_sentence_transformers_saves_with_dense(tiny_bert_dir: Path
     st = SentenceTransformer(modules=modules, prompts={"query": "query: ", "document": "passage: "}, device="cpu")
     folder = tmp_path / "st"
     st.save(str(folder))
-    ours = TextEncoder.from_pretrained(folder, device="cpu")
+    ours = TextEncoder.from_pretrained(folder, device="cpu", dtype="float32")
     assert ours.dim == 16 and ours.max_tokens == 40 and ours.normalize
     assert (ours.prompts.query, ours.prompts.passage) == ("query: ", "passage: ")
     np.testing.assert_allclose(ours.encode_queries(TEXTS), st.encode_query(TEXTS), atol=1e-5)

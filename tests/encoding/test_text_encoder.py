@@ -66,7 +66,7 @@ def test_query_errors_say_query(tiny_encoder: TextEncoder) -> None:
 
 
 def test_prompts_change_query_vectors(tiny_bert_dir) -> None:
-    enc = TextEncoder.from_pretrained(tiny_bert_dir, pooling="mean", query_prompt="query: ", passage_prompt="passage: ", device="cpu")
+    enc = TextEncoder.from_pretrained(tiny_bert_dir, pooling="mean", query_prompt="query: ", passage_prompt="passage: ", device="cpu", dtype="float32")
     q = enc.encode_queries(TEXTS)
     p = enc.encode_passages(TEXTS)
     plain = enc.encode(TEXTS)
@@ -112,7 +112,8 @@ def test_overflow_error_names_index_length_and_limit(tiny_encoder: TextEncoder) 
 
 def test_overflow_windows_keeps_everything(tiny_bert_dir) -> None:
     enc = TextEncoder.from_pretrained(
-        tiny_bert_dir, pooling="mean", normalize=True, overflow="windows", window_overlap_tokens=8, device="cpu"
+        tiny_bert_dir, pooling="mean", normalize=True, overflow="windows", window_overlap_tokens=8, device="cpu",
+        dtype="float32",
     )
     words = ["cat", "dog", "bird", "fish", "tree", "car"]
     long = " ".join(words[i % 6] for i in range(150))
@@ -124,7 +125,7 @@ def test_overflow_windows_keeps_everything(tiny_bert_dir) -> None:
     ids = enc.tokenizer(long, add_special_tokens=False)["input_ids"]
     pieces = [ids[s : s + 62] for s in (0, 54, 108)]
     texts = [enc.tokenizer.decode(p) for p in pieces]
-    raw = TextEncoder.from_pretrained(tiny_bert_dir, pooling="mean", normalize=False, device="cpu").encode(texts)
+    raw = TextEncoder.from_pretrained(tiny_bert_dir, pooling="mean", normalize=False, device="cpu", dtype="float32").encode(texts)
     expected = (raw * np.array([[len(p)] for p in pieces])).sum(0)
     expected /= np.linalg.norm(expected)
     np.testing.assert_allclose(res.embeddings[1], expected, atol=1e-5)
@@ -134,16 +135,16 @@ def test_overflow_windows_keeps_everything(tiny_bert_dir) -> None:
 
 def test_bfloat16_runs_close_to_float32(tiny_bert_dir) -> None:
     enc = TextEncoder.from_pretrained(tiny_bert_dir, pooling="mean", normalize=True, dtype="bfloat16", device="cpu")
-    ref = TextEncoder.from_pretrained(tiny_bert_dir, pooling="mean", normalize=True, device="cpu")
+    ref = TextEncoder.from_pretrained(tiny_bert_dir, pooling="mean", normalize=True, device="cpu", dtype="float32")
     out = enc.encode(TEXTS)
     assert out.dtype == np.float32
     assert ((out * ref.encode(TEXTS)).sum(1) > 0.98).all()
 
 
 def test_normalize_switch_and_pooling_override(tiny_bert_dir) -> None:
-    raw = TextEncoder.from_pretrained(tiny_bert_dir, pooling="cls", device="cpu").encode(TEXTS)
+    raw = TextEncoder.from_pretrained(tiny_bert_dir, pooling="cls", device="cpu", dtype="float32").encode(TEXTS)
     assert not np.allclose(np.linalg.norm(raw, axis=1), 1.0)
-    two = TextEncoder.from_pretrained(tiny_bert_dir, pooling=["cls", "max"], device="cpu")
+    two = TextEncoder.from_pretrained(tiny_bert_dir, pooling=["cls", "max"], device="cpu", dtype="float32")
     assert two.dim == 64 and two.encode(TEXTS).shape == (4, 64)
 
 
@@ -167,19 +168,19 @@ def test_bad_options_list_valid_values(tiny_bert_dir, option, value, match) -> N
 
 
 def test_max_tokens_override_applies(tiny_bert_dir) -> None:
-    enc = TextEncoder.from_pretrained(tiny_bert_dir, pooling="mean", max_tokens=8, overflow="error", device="cpu")
+    enc = TextEncoder.from_pretrained(tiny_bert_dir, pooling="mean", max_tokens=8, overflow="error", device="cpu", dtype="float32")
     with pytest.raises(InputTooLongError, match="at most 8"):
         enc.encode(["the cat sits on the big red house"])
 
 
 def test_dual_encoder_routes_roles(tiny_bert_dir) -> None:
-    q = TextEncoder.from_pretrained(tiny_bert_dir, pooling="cls", device="cpu")
-    p = TextEncoder.from_pretrained(tiny_bert_dir, pooling="mean", device="cpu")
+    q = TextEncoder.from_pretrained(tiny_bert_dir, pooling="cls", device="cpu", dtype="float32")
+    p = TextEncoder.from_pretrained(tiny_bert_dir, pooling="mean", device="cpu", dtype="float32")
     dual = DualEncoder(q, p)
     np.testing.assert_allclose(dual.encode_queries(TEXTS), q.encode_queries(TEXTS), atol=1e-6)
     np.testing.assert_allclose(dual.encode_passages(TEXTS), p.encode_passages(TEXTS), atol=1e-6)
     assert dual.dim == 32 and dual.max_tokens == 64
-    wide = TextEncoder.from_pretrained(tiny_bert_dir, pooling=["cls", "mean"], device="cpu")
+    wide = TextEncoder.from_pretrained(tiny_bert_dir, pooling=["cls", "mean"], device="cpu", dtype="float32")
     with pytest.raises(ConfigError, match="32-dim.*64"):
         DualEncoder(q, wide)
 

@@ -50,7 +50,7 @@ def test_parity_normalised(default_encoder: TextEncoder, st_model, sentences: li
 def test_parity_plain_unnormalised(default_model_dir: Path, st_model, sentences: list[str]) -> None:
     from sentence_transformers import SentenceTransformer
 
-    ours = TextEncoder.from_pretrained(default_model_dir, normalize=False, device="cpu").encode(sentences)
+    ours = TextEncoder.from_pretrained(default_model_dir, normalize=False, device="cpu", dtype="float32").encode(sentences)
     no_norm = SentenceTransformer(modules=[st_model[0], st_model[1]], device="cpu")
     theirs = no_norm.encode(sentences, convert_to_numpy=True)
     assert _max_cos_gap(ours, theirs) <= 1e-5
@@ -58,7 +58,7 @@ def test_parity_plain_unnormalised(default_model_dir: Path, st_model, sentences:
 
 
 def test_parity_query_prompted(default_model_dir: Path, st_model, sentences: list[str]) -> None:
-    enc = TextEncoder.from_pretrained(default_model_dir, query_prompt="query: ", device="cpu")
+    enc = TextEncoder.from_pretrained(default_model_dir, query_prompt="query: ", device="cpu", dtype="float32")
     ours = enc.encode_queries(sentences)
     theirs = st_model.encode(sentences, prompt="query: ", convert_to_numpy=True)
     assert _max_cos_gap(ours, theirs) <= 1e-5
@@ -74,4 +74,4 @@ def test_parity_through_saved_folders(default_encoder: TextEncoder, st_model, se
         assert _max_cos_gap(SentenceTransformer(str(ours_saved), device="cpu").encode(sample), reference) <= 1e-5
     st_saved = tmp_path / "theirs"
     st_model.save(str(st_saved))
-    assert _max_cos_gap(TextEncoder.from_pretrained(st_saved, device="cpu").encode(sample), reference) <= 1e-5
+    assert _max_cos_gap(TextEncoder.from_pretrained(st_saved, device="cpu", dtype="float32").encode(sample), reference) <= 1e-5

@@ -1,0 +1,1 @@
+"""Benchmarks against sentence-transformers, run in one process so the ratios are fair."""

@@ -1,0 +1,29 @@
+"""`sbert-rag bench encode` runs end to end on a tiny model and prints the documented keys."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+from sbert_rag import TextEncoder
+from sbert_rag.cli import main
+
+
+def test_bench_encode_json_keys(tiny_bert_dir: Path, tmp_path: Path, capsys) -> None:
+    model = TextEncoder.from_pretrained(tiny_bert_dir, pooling="mean", normalize=True, device="cpu").save(tmp_path / "m")
+    sts = tmp_path / "sts.csv"
+    sts.write_text("".join(f"g\tx\ty\t{i}\t1.0\tthe cat {w}\ta dog {w}\n" for i, w in enumerate(["runs", "sits", "eats"])))
+    corpus = tmp_path / "corpus.jsonl.gz"
+    with gzip.open(corpus, "wt") as f:
+        for i in range(3):
+            f.write(json.dumps({"_id": str(i), "title": "red house", "text": "the big tree " * (10 + 20 * i)}) + "\n")
+    args = ["bench", "encode", "--model", str(model), "--device", "cpu", "--short", "5", "--passages", "4",
+            "--repeats", "1", "--sts", str(sts), "--corpus", str(corpus), "--json"]
+    assert main(args) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["device"] == "cpu" and out["baseline"] == "st_fp32"
+    assert out["short"]["items"] == 5 and out["passages"]["items"] == 4
+    for key in ("ratio_short", "ratio_passages", "min_cosine"):
+        assert isinstance(out[key], float) and out[key] > 0
+    assert out["short"]["sbert_rag"]["tokens_per_s"] > 0
