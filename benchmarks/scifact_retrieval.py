@@ -48,7 +48,7 @@ def main() -> None:
     parser.add_argument("--cache", default="/tmp/sbert_rag_bench")
     args = parser.parse_args()
     dataset = load_beir(args.set_dir, args.split)
-    encoder = TextEncoder.from_pretrained(None, device="cpu")
+    encoder = TextEncoder.from_pretrained(None, device="cpu", dtype="float32")  # reference figures: fp32
     model_key = str(encoder)
     rows: list[tuple[str, dict]] = []
 

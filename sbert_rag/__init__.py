@@ -31,11 +31,35 @@ _LAZY: dict[str, str] = {
     "EncodeResult": "sbert_rag.encoding.report",
     "OverflowReport": "sbert_rag.encoding.report",
     "default_model_path": "sbert_rag.encoding.loading",
+    # chunking and retrieval
+    "Chunker": "sbert_rag.chunking.splitters",
+    "ChunkerConfig": "sbert_rag.chunking.splitters",
+    "passage_text": "sbert_rag.chunking.splitters",
+    "DenseIndex": "sbert_rag.retrieval.dense",
+    "BM25Index": "sbert_rag.retrieval.bm25",
+    "BM25Config": "sbert_rag.retrieval.bm25",
+    "FusionConfig": "sbert_rag.retrieval.fusion",
+    "fuse": "sbert_rag.retrieval.fusion",
+    "reciprocal_rank_fusion": "sbert_rag.retrieval.fusion",
+    "score_fusion": "sbert_rag.retrieval.fusion",
+    "HybridRetriever": "sbert_rag.retrieval.hybrid",
+    "load_beir": "sbert_rag.evaluation.beir",
+    # image branch
+    "CLIPEncoder": "sbert_rag.image.clip_encoder",
+    "CLIPConfig": "sbert_rag.image.clip_config",
 }
 
 __all__ = ["__version__", *_LAZY]
 
 if TYPE_CHECKING:  # pragma: no cover
+    from sbert_rag.chunking.splitters import Chunker, ChunkerConfig, passage_text
+    from sbert_rag.evaluation.beir import load_beir
+    from sbert_rag.image.clip_config import CLIPConfig
+    from sbert_rag.image.clip_encoder import CLIPEncoder
+    from sbert_rag.retrieval.bm25 import BM25Config, BM25Index
+    from sbert_rag.retrieval.dense import DenseIndex
+    from sbert_rag.retrieval.fusion import FusionConfig, fuse, reciprocal_rank_fusion, score_fusion
+    from sbert_rag.retrieval.hybrid import HybridRetriever
     from sbert_rag.encoding.dual import DualEncoder
     from sbert_rag.encoding.loading import default_model_path
     from sbert_rag.encoding.report import EncodeResult, OverflowReport

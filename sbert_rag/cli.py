@@ -19,6 +19,7 @@ from sbert_rag.errors import SbertRagError
 COMMANDS: list[tuple[tuple[str, ...], str, str]] = [
     (("encode",), "sbert_rag.commands.encode", "embed one text per line into a .npy matrix"),
     (("eval", "sts"), "sbert_rag.commands.eval_sts", "Spearman correlation on an STS Benchmark file"),
+    (("eval", "retrieval"), "sbert_rag.commands.eval_retrieval", "nDCG@10, recall@100, MRR@10 on a BEIR-layout set"),
     (("bench", "encode"), "sbert_rag.commands.bench_encode", "encode speed against sentence-transformers"),
 ]
 
