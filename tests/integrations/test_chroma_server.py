@@ -1,0 +1,88 @@
+"""The Chroma adapter over HTTP: a ``chroma run`` server on a loopback port, started here.
+
+The server never runs Python embedding functions: the client embeds, the server stores the
+function's config, and a new client rebuilds our function from it (after importing sbert_rag_chroma).
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sbert_rag_chroma import ChromaHybridStore, SbertRagEmbeddingFunction
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("chroma") is None, reason="the chroma CLI (chromadb wheel) is not on PATH"
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """Start ``chroma run`` on 127.0.0.1 and yield its port; stopped with SIGTERM afterwards."""
+    import httpx
+
+    port = _free_port()
+    folder: Path = tmp_path_factory.mktemp("chroma_server")
+    log = (folder / "server.log").open("wb")
+    proc = subprocess.Popen(
+        ["chroma", "run", "--path", str(folder / "db"), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"chroma run did not start: {(folder / 'server.log').read_text()[-2000:]}")
+            time.sleep(0.2)
+        yield port
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def _http(port: int):  # noqa: ANN202
+    import chromadb
+    from chromadb.config import Settings
+
+    return chromadb.HttpClient(host="127.0.0.1", port=port, settings=Settings(anonymized_telemetry=False))
+
+
+def test_function_and_store_over_http(chroma_server: int, prompted_encoder) -> None:
+    ef = SbertRagEmbeddingFunction(prompted_encoder)
+    store = ChromaHybridStore.open(_http(chroma_server), "docs", ef)
+    ids = store.add_texts(["the cat sits on the tree", "a red bird", "the cat sits on the tree"])
+    assert ids[0] == ids[2] and len(store) == 2
+    assert store.search("bird", k=1)[0].text == "a red bird"
+    reopened = _http(chroma_server).get_collection(
+        "docs"
+    )  # no function given: rebuilt from the stored config
+    assert reopened.configuration_json["embedding_function"]["config"] == ef.get_config()
+    by_text = reopened.query(query_texts=["the cat"], n_results=2, include=["distances"])
+    by_vector = reopened.query(
+        query_embeddings=prompted_encoder.encode_queries(["the cat"]), n_results=2, include=["distances"]
+    )
+    assert by_text["ids"] == by_vector["ids"]
+    np.testing.assert_allclose(by_text["distances"], by_vector["distances"], atol=1e-5)
