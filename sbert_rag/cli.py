@@ -20,6 +20,9 @@ COMMANDS: list[tuple[tuple[str, ...], str, str]] = [
     (("encode",), "sbert_rag.commands.encode", "embed one text per line into a .npy matrix"),
     (("eval", "sts"), "sbert_rag.commands.eval_sts", "Spearman correlation on an STS Benchmark file"),
     (("eval", "retrieval"), "sbert_rag.commands.eval_retrieval", "nDCG@10, recall@100, MRR@10 on a BEIR-layout set"),
+    (("train", "retrieval"), "sbert_rag.commands.train_retrieval", "fine-tune on a BEIR-layout set with mined hard negatives"),
+    (("train", "sts"), "sbert_rag.commands.train_sts", "fine-tune on STS Benchmark pairs with CoSENT"),
+    (("train", "distill"), "sbert_rag.commands.train_distill", "distil a model into a student made of a subset of its layers"),
     (("bench", "encode"), "sbert_rag.commands.bench_encode", "encode speed against sentence-transformers"),
 ]
 
