@@ -10,7 +10,6 @@ training in ``sbert_rag.training.clip_trainer``. The model is a plain open_clip 
 
 from __future__ import annotations
 
-import functools
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -24,11 +23,12 @@ from sbert_rag.config import DType, OverflowPolicy, check_positive_int, parse_dt
 from sbert_rag.encoding.normalize import l2_normalize
 from sbert_rag.encoding.report import EncodeResult, OverflowReport
 from sbert_rag.encoding.text_encoder import resolve_device
-from sbert_rag.encoding.tokenize import TokenizerView, TokenRows
+from sbert_rag.encoding.tokenize import TokenizerView
 from sbert_rag.encoding.validate import validate_texts
 from sbert_rag.errors import ConfigError
 from sbert_rag.image import clip_loading
 from sbert_rag.image.clip_config import CLIPConfig
+from sbert_rag.image.clip_text import BPETokenizer, average_windows, clean_mode
 from sbert_rag.image.images import (
     ImageInput,
     OnBadImage,
@@ -109,22 +109,33 @@ class CLIPEncoder:
         self.batch_size = check_positive_int(batch_size, "batch_size")
         self.window_overlap_tokens = check_positive_int(window_overlap_tokens, "window_overlap_tokens")
         self.model = model.to(device=self.device, dtype=getattr(torch, self.dtype.value)).eval()
-        self._tokens = TokenizerView(_BPETokenizer.shared(_clean_mode(config)), config.context_length)
+        self._tokens = TokenizerView(BPETokenizer.shared(clean_mode(config)), config.context_length)
         self._transform = _image_transform(config)
         self.last_report: OverflowReport | None = None  # facts of the latest encode_texts call
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def from_config(cls, config: CLIPConfig, *, seed: int | None = None, **options: Any) -> CLIPEncoder:
+    def from_config(
+        cls,
+        config: CLIPConfig,
+        *,
+        seed: int | None = None,
+        device: str | None = "auto",
+        dtype: str | DType = "float32",
+        overflow: str | OverflowPolicy = "warn",
+        batch_size: int = 32,
+        window_overlap_tokens: int = 16,
+    ) -> CLIPEncoder:
         """A CLIP with random weights from ``config`` (to train, or in tests).
 
         Args:
             config: the architecture, e.g. ``CLIPConfig.small()``.
             seed: seeds the initial weights; None = torch's current random state.
-            **options: ``device``, ``dtype``, ``overflow``, ``batch_size``,
-                ``window_overlap_tokens``, as in the constructor.
+            device, dtype, overflow, batch_size, window_overlap_tokens: as in the constructor.
         """
-        return cls(clip_loading.build_model(config, seed), config, **options)
+        model = clip_loading.build_model(config, seed)
+        return cls(model, config, device=device, dtype=dtype, overflow=overflow, batch_size=batch_size,
+                   window_overlap_tokens=window_overlap_tokens)
 
     @classmethod
     def from_open_clip(
@@ -133,7 +144,11 @@ class CLIPEncoder:
         pretrained: str | os.PathLike[str] | None = None,
         *,
         cache_dir: str | None = None,
-        **options: Any,
+        device: str | None = "auto",
+        dtype: str | DType = "float32",
+        overflow: str | OverflowPolicy = "warn",
+        batch_size: int = 32,
+        window_overlap_tokens: int = 16,
     ) -> CLIPEncoder:
         """A built-in open_clip architecture with weights from a tag, a local checkpoint, or random.
 
@@ -143,7 +158,7 @@ class CLIPEncoder:
                 (e.g. ``"laion2b_s34b_b79k"``: read from the Hugging Face cache, else downloaded),
                 or None for random weights.
             cache_dir: open_clip's download cache; None = the Hugging Face default.
-            **options: as in the constructor.
+            device, dtype, overflow, batch_size, window_overlap_tokens: as in the constructor.
 
         Raises:
             ConfigError: unknown name or tag, or not a standard CLIP architecture.
@@ -151,17 +166,32 @@ class CLIPEncoder:
                 neither cached nor downloadable (the message says how to pass a local file).
         """
         model, config = clip_loading.from_open_clip(model_name, pretrained, cache_dir)
-        return cls(model, config, **options)
+        return cls(model, config, device=device, dtype=dtype, overflow=overflow, batch_size=batch_size,
+                   window_overlap_tokens=window_overlap_tokens)
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str], **options: Any) -> CLIPEncoder:
+    def load(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        device: str | None = "auto",
+        dtype: str | DType = "float32",
+        overflow: str | OverflowPolicy = "warn",
+        batch_size: int = 32,
+        window_overlap_tokens: int = 16,
+    ) -> CLIPEncoder:
         """Load a folder written by :meth:`save` (``config.json`` + ``model.safetensors``).
+
+        Args:
+            path: the folder.
+            device, dtype, overflow, batch_size, window_overlap_tokens: as in the constructor.
 
         Raises:
             ModelLoadError: the folder or a file is missing or does not fit (named in the message).
         """
         model, config = clip_loading.load_folder(path)
-        return cls(model, config, **options)
+        return cls(model, config, device=device, dtype=dtype, overflow=overflow, batch_size=batch_size,
+                   window_overlap_tokens=window_overlap_tokens)
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write ``config.json`` and float32 ``model.safetensors`` into the folder ``path``; returns it."""
@@ -234,7 +264,7 @@ class CLIPEncoder:
             for start in range(0, len(rows.rows), size):
                 ids = self._pad(rows.rows[start:start + size]).to(self.device)  # (batch, context)
                 parts.append(self.model.encode_text(ids).float().cpu())  # (batch, dim)
-        vectors = _average_windows(torch.cat(parts).numpy(), rows)
+        vectors = average_windows(torch.cat(parts).numpy(), rows)
         return EncodeResult(embeddings=l2_normalize(vectors), report=rows.report)
 
     def token_ids(self, texts: Sequence[str], *, overflow: str | OverflowPolicy = "error") -> torch.Tensor:
@@ -247,7 +277,7 @@ class CLIPEncoder:
         """
         policy = parse_overflow(overflow)
         if policy is OverflowPolicy.WINDOWS:
-            raise ConfigError("token_ids gives one row per text; use overflow='error' or 'warn', not 'windows'")
+            raise ConfigError("token_ids gives one row per text: use overflow 'error' or 'warn'")
         rows = self._tokens.prepare(validate_texts(texts, "text"), policy=policy, what="text")
         return self._pad(rows.rows)
 
@@ -326,42 +356,6 @@ class CLIPEncoder:
         return ImageEncodeResult(embeddings=embeddings, indices=tuple(indices), skipped=tuple(skipped))
 
 
-class _BPETokenizer:
-    """open_clip's ``SimpleTokenizer`` behind the slow-Hugging-Face-tokenizer call ``TokenizerView`` uses.
-
-    Returns untruncated ids (``<start_of_text>`` text ``<end_of_text>``), so the overflow policy,
-    not the tokenizer, decides what happens past the context. Immutable once built, so one
-    instance per cleaning mode is shared (building one reads the 1.4 MB BPE file).
-    """
-
-    is_fast = False
-    pad_token_id = 0
-
-    def __init__(self, clean: str) -> None:
-        self._bpe = require("open_clip").SimpleTokenizer(context_length=None, clean=clean)
-
-    @staticmethod
-    @functools.lru_cache(maxsize=4)
-    def shared(clean: str) -> _BPETokenizer:
-        return _BPETokenizer(clean)
-
-    def __call__(
-        self, texts: Sequence[str], add_special_tokens: bool = True, **_ignored: Any
-    ) -> dict[str, list[list[int]]]:
-        ids = [self._bpe.encode(t) for t in texts]
-        if add_special_tokens:
-            ids = [[self._bpe.sot_token_id, *x, self._bpe.eot_token_id] for x in ids]
-        return {"input_ids": ids}
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> _BPETokenizer:
-        return self  # immutable and shared: copies of an encoder need not copy 49k-entry tables
-
-
-def _clean_mode(config: CLIPConfig) -> str:
-    kwargs = config.text_cfg.get("tokenizer_kwargs") or {}
-    return str(kwargs.get("clean", "lower"))
-
-
 def _image_transform(config: CLIPConfig) -> Any:
     open_clip = require("open_clip")
     return open_clip.image_transform(
@@ -372,14 +366,3 @@ def _image_transform(config: CLIPConfig) -> Any:
         resize_mode=config.resize_mode,
         interpolation=config.interpolation,
     )
-
-
-def _average_windows(out: np.ndarray, rows: TokenRows) -> np.ndarray:
-    """Average the window rows of one text, weighted by their content tokens; identity otherwise."""
-    if len(rows.rows) == rows.n_inputs:
-        return out  # one row per text, already in order
-    summed = np.zeros((rows.n_inputs, out.shape[1]), dtype=np.float64)
-    np.add.at(summed, rows.owner, out * rows.weight[:, None])
-    total = np.zeros(rows.n_inputs, dtype=np.float64)
-    np.add.at(total, rows.owner, rows.weight)
-    return (summed / total[:, None]).astype(np.float32)

@@ -118,7 +118,7 @@ def from_open_clip(
         try:
             open_clip.load_checkpoint(model, checkpoint, strict=True)
         except (RuntimeError, OSError, KeyError, ValueError) as err:
-            raise ModelLoadError(f"checkpoint {checkpoint!r} does not load into {model_name!r}: {err}") from err
+            raise ModelLoadError(f"checkpoint {checkpoint!r} does not fit {model_name!r}: {err}") from err
     return model.eval(), config
 
 

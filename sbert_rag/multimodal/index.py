@@ -214,12 +214,12 @@ class MultimodalIndex:
             if chunk.chunk_id in self._chunks or chunk.chunk_id in seen:
                 stored = chunk.chunk_id in self._chunks
                 where = "is already in the index" if stored else f"repeats item {seen[chunk.chunk_id]}"
-                raise InvalidInputError(f"chunk id {chunk.chunk_id!r} at item {i} {where}; ids must be unique")
+                raise InvalidInputError(f"chunk id {chunk.chunk_id!r} at item {i} {where}; ids must differ")
             seen[chunk.chunk_id] = i
             if chunk.has_text and self.text_encoder is None:
-                raise InvalidInputError(f"chunk {chunk.chunk_id!r} has text but the index has no text_encoder")
+                raise InvalidInputError(f"chunk {chunk.chunk_id!r} has text but no text_encoder is set")
             if chunk.has_image and self.image_encoder is None:
-                raise InvalidInputError(f"chunk {chunk.chunk_id!r} has an image but the index has no image_encoder")
+                raise InvalidInputError(f"chunk {chunk.chunk_id!r} has an image but no image_encoder is set")
         return items
 
     @staticmethod
@@ -303,7 +303,7 @@ class MultimodalIndex:
         if n == 0:
             raise InvalidInputError(f"the index holds no {what}; add some before searching")
         if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= n:
-            raise InvalidInputError(f"k must be an integer in [1, {n}] (the index holds {n} {what}); got {k!r}")
+            raise InvalidInputError(f"k must be an integer in [1, {n}] ({n} {what} indexed); got {k!r}")
 
 
 def _fuse_best_rank(rankings: Sequence[Sequence[Hit]], weights: Sequence[float], rrf_k: float) -> list[Hit]:

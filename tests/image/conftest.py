@@ -36,5 +36,6 @@ def skimage_pairs() -> list[tuple[Path, str]]:
     """The 8 scikit-image pictures (RGB, grayscale, RGBA PNGs and a JPEG) with their captions."""
     if not (SKIMAGE / "captions.jsonl").is_file():
         pytest.skip(f"shared data not found at {SKIMAGE}")
-    rows = [json.loads(line) for line in (SKIMAGE / "captions.jsonl").read_text().splitlines() if line.strip()]
+    lines = (SKIMAGE / "captions.jsonl").read_text().splitlines()
+    rows = [json.loads(line) for line in lines if line.strip()]
     return [(SKIMAGE / row["image"], row["caption"]) for row in rows]

@@ -116,16 +116,17 @@ def test_add_rejects_duplicates_and_missing_encoders(index: MultimodalIndex) -> 
         index.add([MultimodalChunk("x", text="a"), MultimodalChunk("x", text="b")])
     with pytest.raises(InvalidInputError, match="item 0 is a str"):
         index.add(["just text"])  # type: ignore[list-item]
-    with pytest.raises(InvalidInputError, match="no image_encoder"):
+    with pytest.raises(InvalidInputError, match="no image_encoder is set"):
         MultimodalIndex(WordEncoder()).add([MultimodalChunk("i", image=_solid("red"))])
-    with pytest.raises(InvalidInputError, match="no text_encoder"):
+    with pytest.raises(InvalidInputError, match="no text_encoder is set"):
         MultimodalIndex(image_encoder=ColourCLIP()).add([MultimodalChunk("t", text="cat")])
     assert len(index) == 5
 
 
 def test_bad_image_error_leaves_index_unchanged(index: MultimodalIndex, tmp_path: Path) -> None:
     before = index.search("red cat", k=5)
-    batch = [MultimodalChunk("ok", text="a dog"), MultimodalChunk("bad", text="caption", image=tmp_path / "x.png")]
+    missing = tmp_path / "x.png"
+    batch = [MultimodalChunk("ok", text="a dog"), MultimodalChunk("bad", text="caption", image=missing)]
     with pytest.raises(InvalidInputError, match=r"chunk 'bad': image 1 \(.*x\.png\): no such file"):
         index.add(batch)
     assert len(index) == 5 and "ok" not in index
@@ -154,8 +155,10 @@ def test_chunk_validation_and_from_chunk() -> None:
         MultimodalChunk("a", text="  ")
     with pytest.raises(InvalidInputError, match="chunk_id"):
         MultimodalChunk("", text="x")
-    chunk = MultimodalChunk.from_chunk(Chunk(doc_id="d", text="Fig. 1", start=4, end=10, title="T"), image=b"png")
-    assert chunk.chunk_id == "d@4" and chunk.metadata == {"start": 4, "end": 10, "title": "T"} and chunk.has_image
+    text_chunk = Chunk(doc_id="d", text="Fig. 1", start=4, end=10, title="T")
+    chunk = MultimodalChunk.from_chunk(text_chunk, image=b"png")
+    assert chunk.chunk_id == "d@4" and chunk.has_image
+    assert chunk.metadata == {"start": 4, "end": 10, "title": "T"}
 
 
 def test_index_options_are_validated() -> None:

@@ -49,7 +49,8 @@ def test_fit_rejects_bad_pairs(clip: CLIPEncoder) -> None:
 
 
 def test_trainer_config_is_validated(clip: CLIPEncoder) -> None:
-    for bad in ({"epochs": 0}, {"batch_size": 1.5}, {"learning_rate": 0}, {"weight_decay": -1}, {"warmup_steps": -1}):
+    bad_values = ({"epochs": 0}, {"batch_size": 1.5}, {"learning_rate": 0}, {"weight_decay": -1})
+    for bad in (*bad_values, {"warmup_steps": -1}):
         with pytest.raises(ConfigError):
             CLIPTrainingConfig(**bad)
     config = CLIPTrainingConfig(epochs=2)
