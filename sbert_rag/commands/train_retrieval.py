@@ -81,6 +81,7 @@ def _add_training_arguments(parser: argparse.ArgumentParser, defaults: dict[str,
     group.add_argument("--bf16", choices=["auto", "on", "off"], default="auto", help="bf16 autocast (default: auto = where native)")
     group.add_argument("--eval-steps", type=int, default=None, help="also evaluate every N steps")
     group.add_argument("--eval-at-start", action="store_true", help="evaluate the starting model first (the baseline)")
+    group.add_argument("--eval-last-epoch-only", action="store_true", help="skip the evaluations after earlier epochs")
     group.add_argument("--checkpoint-steps", type=int, default=None, help="write a resumable checkpoint every N steps")
     group.add_argument("--resume", action="store_true", help="resume from OUT/checkpoint")
     group.add_argument("--seed", type=int, default=0, help="(default: 0)")
@@ -103,7 +104,7 @@ def training_config(args: argparse.Namespace) -> Any:
     return TrainingConfig(
         epochs=args.epochs, learning_rate=args.lr, weight_decay=args.weight_decay, warmup_ratio=args.warmup_ratio,
         grad_accumulation=args.grad_accumulation, bf16={"auto": None, "on": True, "off": False}[args.bf16],
-        eval_steps=args.eval_steps, eval_at_start=args.eval_at_start, checkpoint_steps=args.checkpoint_steps,
+        eval_steps=args.eval_steps, eval_each_epoch=not args.eval_last_epoch_only, eval_at_start=args.eval_at_start, checkpoint_steps=args.checkpoint_steps,
         max_steps=args.max_steps, seed=args.seed, show_progress=not args.no_progress,
     )
 

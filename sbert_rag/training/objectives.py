@@ -10,7 +10,6 @@ the trainer backpropagates, plus ``prepare`` (tokenise everything once, up front
 
 from __future__ import annotations
 
-import contextlib
 import enum
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -76,10 +75,24 @@ class RankingObjective:
         self.symmetric = symmetric
         self.margin = margin
         self.mini_batch_size = mini_batch_size
+        self._frozen: dict[str, Any] = {}  # passage text -> embedding, when the passage tower is frozen
 
     def modules(self) -> list[Any]:
         """Modules to optimise."""
         return self.towers.trainable_modules()
+
+    def _frozen_passages(self, texts: Sequence[str]) -> torch.Tensor:
+        # A frozen tower (eval mode, no grad) gives each text one vector for the whole run:
+        # embed it once, so a query-only run costs a query forward and backward per step.
+        torch = require("torch")
+        missing = list(dict.fromkeys(t for t in texts if t not in self._frozen))
+        tower = self.towers.passage
+        with torch.no_grad():
+            for start in range(0, len(missing), 64):
+                chunk = missing[start:start + 64]
+                for text, vector in zip(chunk, tower.embed(chunk)):
+                    self._frozen[text] = vector
+        return torch.stack([self._frozen[t] for t in texts])
 
     def prepare(self, examples: Sequence[RetrievalExample]) -> None:
         """Tokenise every query and passage once (warns once per side about cut inputs)."""
@@ -100,20 +113,26 @@ class RankingObjective:
         if self.loss is RankingLoss.TRIPLET and k < 1:
             raise InvalidInputError("the triplet loss needs one hard negative per example; mine negatives first")
         q_rows = self.towers.query.rows([e.anchor for e in batch])
+        if self.towers.freeze_passage:
+            passages = self._frozen_passages([e.positive for e in batch] + [n for e in batch for n in e.negatives])
+            if self.loss is RankingLoss.CACHED_MNRL:
+                parts = [CachedPart(self.towers.query.embed_rows, q_rows)]
+                return cached_loss(parts, lambda q: self._rank(q, passages, len(batch), k), self.mini_batch_size)
+            return self._finish(self.towers.query.embed_rows(q_rows), passages, len(batch), k)
         p_rows = self.towers.passage.rows([e.positive for e in batch])
         n_rows = self.towers.passage.rows([n for e in batch for n in e.negatives])
         if self.loss is RankingLoss.CACHED_MNRL:
-            parts = [CachedPart(self.towers.query.embed_rows, q_rows)]
-            frozen = self.towers.freeze_passage
-            parts.append(CachedPart(self.towers.passage.embed_rows, p_rows + n_rows, trainable=not frozen))
+            parts = [CachedPart(self.towers.query.embed_rows, q_rows), CachedPart(self.towers.passage.embed_rows, p_rows + n_rows)]
             return cached_loss(parts, lambda q, p: self._rank(q, p, len(batch), k), self.mini_batch_size)
         anchors = self.towers.query.embed_rows(q_rows)  # (batch, dim)
-        with _no_grad_if(self.towers.freeze_passage):
-            passages = self.towers.passage.embed_rows(p_rows + n_rows)  # (batch * (1 + k), dim)
+        passages = self.towers.passage.embed_rows(p_rows + n_rows)  # (batch * (1 + k), dim)
+        return self._finish(anchors, passages, len(batch), k)
+
+    def _finish(self, anchors: torch.Tensor, passages: torch.Tensor, n: int, k: int) -> torch.Tensor:
         if self.loss is RankingLoss.TRIPLET:
-            first_negative = passages[len(batch):].reshape(len(batch), k, -1)[:, 0]
-            return losses.triplet_loss(anchors, passages[: len(batch)], first_negative, margin=self.margin)
-        return self._rank(anchors, passages, len(batch), k)
+            first_negative = passages[n:].reshape(n, k, -1)[:, 0]
+            return losses.triplet_loss(anchors, passages[:n], first_negative, margin=self.margin)
+        return self._rank(anchors, passages, n, k)
 
     def _rank(self, anchors: torch.Tensor, passages: torch.Tensor, n: int, k: int) -> torch.Tensor:
         negatives = passages[n:].reshape(n, k, -1) if k else None  # (batch, k, dim)
@@ -196,7 +215,3 @@ class DistillObjective:
         student = self.tower.embed([self.texts[i] for i in batch])  # (batch, d_s)
         teacher = self.teacher[list(batch)].to(student.device)  # (batch, d_t)
         return losses.mse_distillation_loss(student, teacher, projection=self.projection)
-
-
-def _no_grad_if(condition: bool) -> Any:
-    return require("torch").no_grad() if condition else contextlib.nullcontext()

@@ -18,6 +18,7 @@ import logging
 import math
 import random
 import shutil
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
@@ -63,6 +64,8 @@ class TrainingConfig:
         bf16: autocast matrix products to bfloat16; None = where the hardware has it natively.
         eval_steps: evaluate every this many optimiser steps (and always after each epoch);
             None = after each epoch only.
+        eval_each_epoch: evaluate after every epoch; False = after the last one only (when
+            evaluating is expensive, e.g. re-embedding a corpus).
         eval_at_start: evaluate once before training (the baseline; the best model may then be
             the starting one).
         checkpoint_steps: write a resumable checkpoint every this many steps; None = never.
@@ -79,6 +82,7 @@ class TrainingConfig:
     max_grad_norm: float | None = 1.0
     bf16: bool | None = None
     eval_steps: int | None = None
+    eval_each_epoch: bool = True
     eval_at_start: bool = False
     checkpoint_steps: int | None = None
     max_steps: int | None = None
@@ -220,7 +224,9 @@ class Trainer:
                 batches = first if epoch == 0 else self.sampler.batches(epoch)
                 done = self._epoch(epoch, batches, skip, modules, params, optimizer, schedule, bf16, total, result, bar)
                 skip = 0
-                if self.evaluator is not None and (not result.evals or result.evals[-1]["step"] != result.steps):
+                last = done or epoch == cfg.epochs - 1
+                due = self.evaluator is not None and (cfg.eval_each_epoch or last)
+                if due and (not result.evals or result.evals[-1]["step"] != result.steps):
                     self._evaluate(modules, result)
                 if done:
                     break
@@ -279,6 +285,9 @@ class Trainer:
         for module in modules:
             module.eval()
         metrics = dict(self.evaluator())
+        if self.config.show_progress:
+            shown = ", ".join(f"{k} {v:.2f}" for k, v in metrics.items())
+            require("tqdm").tqdm.write(f"eval at step {result.steps}: {shown}", file=sys.stderr)
         for module, mode in zip(modules, training):
             module.train(mode)
         if self.metric not in metrics:
