@@ -28,6 +28,7 @@ _LAZY: dict[str, str] = {
     # encoders
     "TextEncoder": "sbert_rag.encoding.text_encoder",
     "DualEncoder": "sbert_rag.encoding.dual",
+    "load_encoder": "sbert_rag.encoding.dual",
     "EncodeResult": "sbert_rag.encoding.report",
     "OverflowReport": "sbert_rag.encoding.report",
     "default_model_path": "sbert_rag.encoding.loading",
@@ -60,7 +61,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from sbert_rag.retrieval.dense import DenseIndex
     from sbert_rag.retrieval.fusion import FusionConfig, fuse, reciprocal_rank_fusion, score_fusion
     from sbert_rag.retrieval.hybrid import HybridRetriever
-    from sbert_rag.encoding.dual import DualEncoder
+    from sbert_rag.encoding.dual import DualEncoder, load_encoder
     from sbert_rag.encoding.loading import default_model_path
     from sbert_rag.encoding.report import EncodeResult, OverflowReport
     from sbert_rag.encoding.text_encoder import TextEncoder

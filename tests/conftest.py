@@ -117,3 +117,37 @@ def default_encoder():
     from sbert_rag import TextEncoder
 
     return TextEncoder.from_pretrained(device="cpu", dtype="float32")
+
+
+# ---------------------------------------------------------------- image branch (tests/image, tests/multimodal)
+# The tiny CLIP: open_clip vision and text configs with 1 layer, width 32, head width 16, 32-px
+# images, patch 16, and the bundled BPE vocabulary size (CLIPConfig.small()).
+SKIMAGE = SHARED_DATA / "skimage-clip-captions"
+
+
+@pytest.fixture(scope="session")
+def _tiny_clip_shared():
+    import torch
+
+    torch.set_num_threads(2)
+    from sbert_rag.image import CLIPConfig, CLIPEncoder
+
+    return CLIPEncoder.from_config(CLIPConfig.small(), seed=0, device="cpu", batch_size=4)
+
+
+@pytest.fixture()
+def tiny_clip(_tiny_clip_shared):
+    """A CLIPEncoder over a tiny random CLIP (dim 32, 32-px images, 77 tokens); a fresh copy per test."""
+    return copy.deepcopy(_tiny_clip_shared)
+
+
+@pytest.fixture(scope="session")
+def skimage_pairs() -> list[tuple[Path, str]]:
+    """The 8 scikit-image pictures (RGB, grayscale, RGBA PNGs and a JPEG) with their captions."""
+    import json
+
+    if not (SKIMAGE / "captions.jsonl").is_file():
+        pytest.skip(f"shared data not found at {SKIMAGE}")
+    lines = (SKIMAGE / "captions.jsonl").read_text().splitlines()
+    rows = [json.loads(line) for line in lines if line.strip()]
+    return [(SKIMAGE / row["image"], row["caption"]) for row in rows]

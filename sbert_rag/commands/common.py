@@ -11,7 +11,7 @@ def add_model_arguments(parser: argparse.ArgumentParser, default_dtype: str = "a
 
     Evaluation commands default to float32 so they reproduce reference figures exactly.
     """
-    parser.add_argument("--model", default=None, help="model folder or Hub id (default: packaged all-MiniLM-L6-v2)")
+    parser.add_argument("--model", default=None, help="model folder (one model, or query/ + passage/ of an untied pair) or Hub id (default: packaged all-MiniLM-L6-v2)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
     parser.add_argument(
         "--dtype",
@@ -25,9 +25,9 @@ def add_model_arguments(parser: argparse.ArgumentParser, default_dtype: str = "a
 
 
 def build_encoder(args: argparse.Namespace) -> Any:
-    """A TextEncoder from the shared model options."""
-    from sbert_rag.encoding.text_encoder import TextEncoder
+    """A TextEncoder (or a DualEncoder, for a saved query/passage pair) from the shared model options."""
+    from sbert_rag.encoding.dual import load_encoder
 
-    return TextEncoder.from_pretrained(
+    return load_encoder(
         args.model, device=args.device, dtype=args.dtype, batch_size=args.batch_size, overflow=args.overflow
     )

@@ -1,7 +1,8 @@
 """``sbert-rag train retrieval --data SET_DIR --split train --out DIR``: fine-tune on a BEIR-layout set.
 
 Owns the retrieval fine-tuning pipeline: load (query, relevant document) pairs, mine hard
-negatives with the starting model and/or BM25, train a tied or untied query/passage pair with
+negatives with the starting model and/or BM25, train a query model (passages keep the starting
+model), an untied query/passage pair, or one tied model with
 multiple-negatives ranking (or its cached variant, or triplet), evaluate on a dev split with the
 exact pipeline of ``sbert-rag eval retrieval`` (chunked documents, dense and hybrid nDCG@10), and
 save the best model as a sentence-transformers folder (``query/`` and ``passage/`` folders when
@@ -29,7 +30,7 @@ logger = logging.getLogger(__name__)
 # Defaults reach the SciFact targets of docs/training.md on 2 CPU cores in about 15 minutes.
 DEFAULTS = {
     "hard_negatives": 1, "mining": "dense", "mining_range": (0, 30), "mining_margin": 0.05,
-    "batch_size": 32, "epochs": 1, "learning_rate": 5e-5, "scale": 20.0,
+    "batch_size": 32, "epochs": 3, "learning_rate": 1e-4, "scale": 20.0, "towers": "query",
     "max_query_tokens": 64, "max_passage_tokens": 256,
 }
 
@@ -57,8 +58,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     loss.add_argument("--scale", type=float, default=DEFAULTS["scale"], help="inverse temperature (default: %(default)s)")
     loss.add_argument("--symmetric", action="store_true", help="add the passage -> query term")
     loss.add_argument("--mini-batch-size", type=int, default=16, help="rows per forward pass of cached-mnrl (default: 16)")
-    loss.add_argument("--untied", action="store_true", help="train separate query and passage models (saved as query/ and passage/)")
-    loss.add_argument("--freeze-passage", action="store_true", help="with --untied: keep the passage model fixed (no re-indexing)")
+    loss.add_argument(
+        "--towers", choices=["query", "untied", "tied"], default=DEFAULTS["towers"],
+        help="query: train a query model, keep the starting model for passages (an existing index stays valid); "
+             "untied: train both as separate models; tied: train one shared model. query and untied save "
+             "query/ and passage/ folders, which --model of every command accepts (default: %(default)s)")
     _add_training_arguments(parser, DEFAULTS)
     parser.add_argument("--max-query-tokens", type=int, default=None,
                         help=f"query length in training (default: {DEFAULTS['max_query_tokens']} or the model's limit if lower)")
@@ -140,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
         examples = [e for e in examples if e.anchor_id in negatives]
     summary["train_pairs"] = len(examples)
     towers = TowerPair.from_encoder(
-        encoder, untied=args.untied, freeze_passage=args.freeze_passage,
+        encoder, untied=args.towers != "tied", freeze_passage=args.towers == "query",
         max_query_tokens=length(args.max_query_tokens, DEFAULTS["max_query_tokens"], encoder),
         max_passage_tokens=length(args.max_passage_tokens, DEFAULTS["max_passage_tokens"], encoder),
     )

@@ -1,12 +1,16 @@
 """DualEncoder: separate query and passage models behind the one Encoder interface.
 
 Owns routing only: queries go to the query encoder, passages to the passage encoder, each with
-its own prompts, length and overflow policy. Checks once that both give vectors of one size.
+its own prompts, length and overflow policy. Checks once that both give vectors of one size. Also
+owns the folder layout of a saved pair (``query/`` and ``passage/``) and ``load_encoder``, which
+opens either kind of model folder, so every ``--model`` option accepts both.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from sbert_rag.errors import ConfigError
@@ -60,10 +64,20 @@ class DualEncoder:
         """Embed passages with the passage tower; float32 (n, dim)."""
         return self.passage_encoder.encode_passages(texts, **options)  # type: ignore[call-arg]
 
-    def save(self, path: str, **options: Any) -> None:
-        """Save both towers as sentence-transformers folders ``query/`` and ``passage/`` under ``path``."""
-        from pathlib import Path
+    def _tower(self, role: Role | str | None) -> Any:
+        return self.query_encoder if role is not None and Role(role) is Role.QUERY else self.passage_encoder
 
+    def encode(self, texts: Iterable[str], *, role: Role | str | None = None, **options: Any) -> FloatMatrix:
+        """Embed with the tower of ``role``: queries by the query tower, anything else (passages,
+        symmetric tasks such as STS: ``role=None``) by the passage tower; float32 (n, dim)."""
+        return self._tower(role).encode(texts, role=role, **options)  # type: ignore[no-any-return]
+
+    def encode_with_report(self, texts: Iterable[str], *, role: Role | str | None = None, **options: Any) -> Any:
+        """Like :meth:`encode`, with the tower's overflow report (an ``EncodeResult``)."""
+        return self._tower(role).encode_with_report(texts, role=role, **options)
+
+    def save(self, path: str | os.PathLike[str], **options: Any) -> None:
+        """Save both towers as sentence-transformers folders ``query/`` and ``passage/`` under ``path``."""
         root = Path(path)
         self.query_encoder.save(root / "query", **options)  # type: ignore[attr-defined]
         self.passage_encoder.save(root / "passage", **options)  # type: ignore[attr-defined]
@@ -74,3 +88,34 @@ class DualEncoder:
         from sbert_rag.encoding.text_encoder import TextEncoder
 
         return cls(TextEncoder.from_pretrained(query_model, **options), TextEncoder.from_pretrained(passage_model, **options))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], **options: Any) -> DualEncoder:
+        """Load a pair saved by :meth:`save` (``path/query`` and ``path/passage``); options as TextEncoder's."""
+        if not is_dual_folder(path):
+            raise ConfigError(f"{str(path)!r} has no query/ and passage/ model folders; save a DualEncoder there first")
+        return cls.from_pretrained(str(Path(path) / "query"), str(Path(path) / "passage"), **options)
+
+
+def is_dual_folder(path: str | os.PathLike[str] | None) -> bool:
+    """True for a folder holding a saved query/passage pair (``query/`` and ``passage/`` model folders)."""
+    if path is None:
+        return False
+    root = Path(path)
+    return all((root / side / "config.json").is_file() for side in ("query", "passage"))
+
+
+def load_encoder(model: str | os.PathLike[str] | None, **options: Any) -> Any:
+    """Open a model folder of either kind: a query/passage pair as a ``DualEncoder``, else a ``TextEncoder``.
+
+    Args:
+        model: a sentence-transformers or Hugging Face folder, a folder saved by
+            ``DualEncoder.save`` (what ``sbert-rag train retrieval`` writes for untied towers), a
+            Hub id, or None for the packaged default model.
+        **options: ``TextEncoder.from_pretrained`` options, applied to both towers of a pair.
+    """
+    if is_dual_folder(model):
+        return DualEncoder.load(model, **options)  # type: ignore[arg-type]
+    from sbert_rag.encoding.text_encoder import TextEncoder
+
+    return TextEncoder.from_pretrained(model, **options)

@@ -34,7 +34,7 @@ def test_train_retrieval_mines_trains_evaluates_and_saves(tiny_st_dir, tiny_beir
         "--data", str(tiny_beir_dir), "--out", str(out), "--model", str(tiny_st_dir), "--device", "cpu",
         "--hard-negatives", "1", "--mining", "both", "--mining-range", "0", "5", "--mining-margin", "-1",
         "--batch-size", "3", "--eval-split", "dev", "--eval-at-start", "--cache-dir", str(tmp_path / "cache"),
-        "--no-progress", "--json", "--lr", "1e-3", "--max-passage-tokens", "32",
+        "--no-progress", "--json", "--lr", "1e-3", "--max-passage-tokens", "32", "--towers", "tied", "--epochs", "1",
     ], capsys)
     # 6 pairs in batches of 3: 2 steps, or 3 when shared mined negatives force a batch apart
     assert summary["train_pairs"] == 6 and summary["steps"] in (2, 3)
@@ -49,13 +49,41 @@ def test_train_retrieval_untied_saves_two_towers(tiny_st_dir, tiny_beir_dir, tmp
     out = tmp_path / "dual"
     summary = _run(train_retrieval, [
         "--data", str(tiny_beir_dir), "--out", str(out), "--model", str(tiny_st_dir), "--device", "cpu",
-        "--hard-negatives", "0", "--untied", "--loss", "cached-mnrl", "--mini-batch-size", "2", "--batch-size", "3",
+        "--hard-negatives", "0", "--towers", "untied", "--loss", "cached-mnrl", "--mini-batch-size", "2", "--batch-size", "3",
         "--no-progress", "--json",
     ], capsys)
     assert summary["tied"] is False
     q = TextEncoder.from_pretrained(out / "query", device="cpu", dtype="float32")
     p = TextEncoder.from_pretrained(out / "passage", device="cpu", dtype="float32")
     assert not np.allclose(q.encode(["the cat sits"]), p.encode(["the cat sits"]))
+
+
+def test_train_retrieval_default_query_towers_load_everywhere(
+    tiny_st_dir, tiny_beir_dir, tiny_sts_file, tmp_path, capsys
+) -> None:
+    from sbert_rag import DualEncoder, load_encoder
+    from sbert_rag.commands import eval_retrieval, eval_sts
+
+    out = tmp_path / "query_tower"
+    summary = _run(train_retrieval, [
+        "--data", str(tiny_beir_dir), "--out", str(out), "--model", str(tiny_st_dir), "--device", "cpu",
+        "--hard-negatives", "0", "--batch-size", "3", "--epochs", "1", "--lr", "1e-3", "--no-progress", "--json",
+    ], capsys)
+    assert summary["tied"] is False and summary["steps"] >= 1
+    start = TextEncoder.from_pretrained(tiny_st_dir, device="cpu", dtype="float32")
+    pair = load_encoder(out, device="cpu", dtype="float32")
+    assert isinstance(pair, DualEncoder)
+    text = ["the cat sits on the mat"]
+    # the passage side is the starting model, untouched; the query side has moved
+    np.testing.assert_allclose(pair.encode_passages(text), start.encode_passages(text), atol=1e-6)
+    assert not np.allclose(pair.encode_queries(text), start.encode_queries(text), atol=1e-4)
+    np.testing.assert_allclose(pair.encode(text), pair.encode_passages(text), atol=1e-6)
+    # --model of the evaluation commands opens the pair folder
+    scores = _run(eval_retrieval, [str(tiny_beir_dir), "--split", "dev", "--model", str(out),
+                                   "--device", "cpu", "--mode", "dense", "--json"], capsys)
+    assert 0.0 <= scores["ndcg@10"] <= 100.0
+    sts = _run(eval_sts, [str(tiny_sts_file), "--model", str(out), "--device", "cpu", "--json"], capsys)
+    assert "spearman_cosine" in sts
 
 
 def test_train_sts_reports_spearman(tiny_st_dir, tiny_sts_file, tmp_path, capsys) -> None:
