@@ -6,7 +6,9 @@ anything beyond Python's own ``sys.modules``.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+from collections.abc import Iterator
 from types import ModuleType
 
 from sbert_rag.errors import MissingDependencyError
@@ -21,6 +23,7 @@ _EXTRAS = {
     "PIL": "sbert-rag[clip]",
     "bm25s": "sbert-rag[bm25]",
     "chromadb": "sbert-rag[chroma]",
+    "pypdf": "sbert-rag[index]",
 }
 
 
@@ -48,3 +51,20 @@ def require(module: str, extra: str | None = None) -> ModuleType:
             f"sbert_rag needs the optional package {top!r} here. Install it with: "
             f"python -m pip install '{hint}'"
         ) from err
+
+
+@contextlib.contextmanager
+def quiet_transformers() -> Iterator[None]:
+    """Silence transformers' own progress bars ("Loading weights", "Writing model shards") inside.
+
+    sbert_rag reports its own progress; a bar per model load or save only clutters a terminal
+    and the output of scripts. The previous setting is restored on exit.
+    """
+    hf_logging = require("transformers").utils.logging
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sbert_rag._deps import quiet_transformers
 from sbert_rag._version import __version__
 from sbert_rag.encoding.loading import LEGACY_POOLING_KEYS
 from sbert_rag.errors import ConfigError
@@ -50,10 +51,11 @@ def save_folder(encoder: TextEncoder, folder: Path, *, key_style: str = "legacy"
     types = _TYPES[key_style]
     folder.mkdir(parents=True, exist_ok=True)
     module = encoder.module
-    module.transformer.save_pretrained(str(folder))
     tokenizer = encoder.tokenizer
     tokenizer.model_max_length = encoder.max_tokens
-    tokenizer.save_pretrained(str(folder))
+    with quiet_transformers():
+        module.transformer.save_pretrained(str(folder))
+        tokenizer.save_pretrained(str(folder))
 
     modules = [{"idx": 0, "name": "0", "path": "", "type": types["Transformer"]}]
     hidden = int(module.transformer.config.hidden_size)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from sbert_rag._deps import require
+from sbert_rag._deps import quiet_transformers, require
 from sbert_rag.config import DType, OverflowPolicy, check_positive_int, parse_dtype, parse_overflow
 from sbert_rag.encoding.batching import plan_batches
 from sbert_rag.encoding.loading import ModelSpec, read_spec, resolve_model_dir
@@ -157,8 +157,9 @@ class TextEncoder:
         kwargs = dict(hf_model_kwargs or {})
         kwargs.setdefault("dtype", getattr(torch, _TORCH_DTYPES[dt]))
         try:
-            hf_model = transformers.AutoModel.from_pretrained(str(spec.transformer_dir), **kwargs)
-            tokenizer = transformers.AutoTokenizer.from_pretrained(str(spec.transformer_dir))
+            with quiet_transformers():
+                hf_model = transformers.AutoModel.from_pretrained(str(spec.transformer_dir), **kwargs)
+                tokenizer = transformers.AutoTokenizer.from_pretrained(str(spec.transformer_dir))
         except (OSError, ValueError) as err:
             raise ModelLoadError(f"could not load the model in {str(spec.transformer_dir)!r}: {err}") from err
         from sbert_rag.encoding.module import DenseStage, SentenceModule
