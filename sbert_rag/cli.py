@@ -24,6 +24,9 @@ COMMANDS: list[tuple[tuple[str, ...], str, str]] = [
     (("train", "sts"), "sbert_rag.commands.train_sts", "fine-tune on STS Benchmark pairs with CoSENT"),
     (("train", "distill"), "sbert_rag.commands.train_distill", "distil a model into a student made of a subset of its layers"),
     (("bench", "encode"), "sbert_rag.commands.bench_encode", "encode speed against sentence-transformers"),
+    (("index",), "sbert_rag.commands.index", "index a folder (text, Markdown, HTML, PDF, images) into a persistent store"),
+    (("search",), "sbert_rag.commands.search", "search a store built by 'sbert-rag index' (hybrid, dense or BM25)"),
+    (("info",), "sbert_rag.commands.info", "model, settings and counts of a store built by 'sbert-rag index'"),
 ]
 
 

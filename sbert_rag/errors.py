@@ -47,3 +47,7 @@ class MissingDependencyError(SbertRagError, ImportError):
 
 class ModelLoadError(SbertRagError, OSError):
     """A model could not be loaded; the message names the path and the missing file."""
+
+
+class StoreLockedError(SbertRagError, OSError):
+    """A store is being written by another process; the message names that process and what to do."""

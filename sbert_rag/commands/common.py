@@ -31,3 +31,19 @@ def build_encoder(args: argparse.Namespace) -> Any:
     return load_encoder(
         args.model, device=args.device, dtype=args.dtype, batch_size=args.batch_size, overflow=args.overflow
     )
+
+
+DEFAULT_STORE = ".sbert_rag"
+
+
+def add_store_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add --store, --model, --device, --dtype, --batch-size for the commands over a store."""
+    parser.add_argument("--store", default=DEFAULT_STORE, metavar="PATH",
+                        help=f"store folder (default: {DEFAULT_STORE} in the current directory)")
+    parser.add_argument("--model", default=None,
+                        help="text model folder or Hub id; default: the model the store recorded, and for a "
+                             "new store the packaged all-MiniLM-L6-v2. Another model than the recorded one is refused")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
+    parser.add_argument("--dtype", default="auto",
+                        help="auto (bf16 where the hardware has it), float32, bfloat16, float16 (default: auto)")
+    parser.add_argument("--batch-size", type=int, default=64, help="texts or images per forward pass (default: 64)")

@@ -7,11 +7,12 @@ images) and the two rankings are fused by reciprocal rank; an image query search
 Every search returns ``Hit`` lists. Vectors live in two exact ``DenseIndex`` objects.
 Deliberately no persistence and no approximate search here.
 
-Why not the summed reciprocal-rank fusion of ``sbert_rag.retrieval.fusion``: in hybrid text
-search every passage is in both rankings, but here the text ranking holds text chunks and the
-image ranking image chunks, so a sum would give every captioned figure two terms and about
-double its score however weakly it matches. Each chunk therefore takes its best weighted
-reciprocal rank over the two spaces; being ranked in both only breaks ties.
+Why ``best_rank_fusion`` and not the summed reciprocal-rank fusion (both in
+``sbert_rag.retrieval.fusion``): in hybrid text search every passage is in both rankings, but
+here the text ranking holds text chunks and the image ranking image chunks, so a sum would give
+every captioned figure two terms and about double its score however weakly it matches. Each
+chunk therefore takes its best weighted reciprocal rank over the two spaces; being ranked in
+both only breaks ties.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from sbert_rag.image.images import (
 )
 from sbert_rag.multimodal.chunks import MultimodalChunk
 from sbert_rag.retrieval.dense import DenseIndex
+from sbert_rag.retrieval.fusion import best_rank_fusion
 from sbert_rag.types import Encoder, FloatMatrix, Hit
 
 
@@ -264,7 +266,7 @@ class MultimodalIndex:
             rankings.append(self._ranked(self._images, vectors, k, "image"))
         if len(rankings) == 1:
             return [hits[:k] for hits in rankings[0]]
-        return [_fuse_best_rank([t, i], self.weights, self.rrf_k)[:k] for t, i in zip(*rankings)]
+        return [best_rank_fusion([t, i], self.weights, self.rrf_k)[:k] for t, i in zip(*rankings)]
 
     def search_by_image(self, image: ImageInput, k: int = 10) -> list[Hit]:
         """Search the image chunks with an image; see :meth:`search_by_images`."""
@@ -305,16 +307,3 @@ class MultimodalIndex:
         if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= n:
             raise InvalidInputError(f"k must be an integer in [1, {n}] ({n} {what} indexed); got {k!r}")
 
-
-def _fuse_best_rank(rankings: Sequence[Sequence[Hit]], weights: Sequence[float], rrf_k: float) -> list[Hit]:
-    """Each id's best weighted reciprocal rank over the rankings; the summed one breaks ties."""
-    best: dict[str, float] = {}
-    total: dict[str, float] = {}
-    for hits, weight in zip(rankings, weights):
-        for position, hit in enumerate(hits, start=1):
-            score = weight / (rrf_k + position)
-            best[hit.id] = max(best.get(hit.id, 0.0), score)
-            total[hit.id] = total.get(hit.id, 0.0) + score
-    # sorted() is stable: full ties keep first-seen order (text ranking first)
-    order = sorted(best, key=lambda i: (-best[i], -total[i]))
-    return [Hit(id=i, score=best[i], rank=r + 1, source="rrf") for r, i in enumerate(order)]

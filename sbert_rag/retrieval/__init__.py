@@ -10,6 +10,7 @@ from sbert_rag.retrieval.fusion import (
     FusionMethod,
     Normalization,
     aggregate_chunks,
+    best_rank_fusion,
     fuse,
     reciprocal_rank_fusion,
     score_fusion,
@@ -18,5 +19,5 @@ from sbert_rag.retrieval.hybrid import HybridRetriever, search_documents
 
 __all__ = [
     "Aggregation", "BM25Config", "BM25Index", "DenseIndex", "FusionConfig", "FusionMethod", "HybridRetriever",
-    "Metric", "Normalization", "aggregate_chunks", "fuse", "reciprocal_rank_fusion", "score_fusion", "search_documents",
+    "Metric", "Normalization", "aggregate_chunks", "best_rank_fusion", "fuse", "reciprocal_rank_fusion", "score_fusion", "search_documents",
 ]

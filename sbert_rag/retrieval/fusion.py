@@ -167,6 +167,41 @@ def aggregate_chunks(
     return _ranked(scores, hits[0].source if hits else "")
 
 
+def best_rank_fusion(
+    rankings: Sequence[Sequence[Hit]], weights: Sequence[float] | None = None, rrf_k: float = 60.0
+) -> list[Hit]:
+    """Fuse rankings of disjoint item sets (e.g. text chunks and images) by each id's best reciprocal rank.
+
+    ``score(d) = max_i w_i / (rrf_k + rank_i(d))``; the summed reciprocal rank only breaks ties.
+    Unlike ``reciprocal_rank_fusion``, an item ranked in two lists (a captioned figure in both a
+    text and an image ranking) does not get about twice the score of one ranked in a single list,
+    however weakly it matches.
+
+    Args:
+        rankings: hit lists, best first; ids unique within a list.
+        weights: one weight >= 0 per list; ``None`` means 1.0 each.
+        rrf_k: rank offset; larger values flatten the head of each list.
+
+    Returns:
+        All ids seen, best first; full ties keep first-seen order. ``source`` is ``"rrf"``.
+
+    Raises:
+        InvalidInputError: as for ``reciprocal_rank_fusion``.
+    """
+    weights = _weights(rankings, weights)
+    best: dict[str, float] = {}
+    total: dict[str, float] = {}
+    for hits, weight in zip(rankings, weights):
+        _check_unique(hits)
+        for position, hit in enumerate(hits, start=1):
+            score = weight / (rrf_k + position)
+            best[hit.id] = max(best.get(hit.id, 0.0), score)
+            total[hit.id] = total.get(hit.id, 0.0) + score
+    # sorted() is stable: full ties keep first-seen order
+    order = sorted(best, key=lambda i: (-best[i], -total[i]))
+    return [Hit(id=i, score=best[i], rank=r + 1, source="rrf") for r, i in enumerate(order)]
+
+
 def fuse(dense_hits: Sequence[Hit], bm25_hits: Sequence[Hit], config: FusionConfig) -> list[Hit]:
     """Fuse one query's dense and BM25 document rankings under ``config`` (method, weights, scaling).
 

@@ -22,9 +22,9 @@ from chromadb.api.types import Documents, EmbeddingFunction, Embeddings, Space
 from chromadb.utils.embedding_functions import register_embedding_function
 
 import sbert_rag
+from sbert_rag.encoding.identity import PACKAGED_MODEL, config_differences, vector_config
 
 NAME = "sbert_rag"
-PACKAGED_MODEL = "packaged:all-MiniLM-L6-v2"
 _OVERFLOWS = ("warn", "error", "windows")
 # key -> JSON type(s) its value must have; "model" is a folder path or PACKAGED_MODEL
 CONFIG_KEYS: dict[str, tuple[type, ...]] = {
@@ -44,16 +44,7 @@ _cache_lock = threading.Lock()
 
 def encoder_config(encoder: sbert_rag.TextEncoder) -> dict[str, Any]:
     """The JSON-plain config that rebuilds ``encoder``'s vectors (see ``CONFIG_KEYS``); no device."""
-    return {
-        "model": encoder.model_name,
-        "dim": int(encoder.dim),
-        "pooling": [mode.value for mode in encoder.spec.pooling],
-        "normalize": bool(encoder.normalize),
-        "max_tokens": int(encoder.max_tokens),
-        "query_prompt": encoder.prompts.query,
-        "passage_prompt": encoder.prompts.passage,
-        "overflow": encoder.overflow.value,
-    }
+    return {**vector_config(encoder), "overflow": encoder.overflow.value}
 
 
 def _cache_key(config: dict[str, Any]) -> str:
@@ -245,9 +236,8 @@ def check_same_vectors(persisted: dict[str, Any], new: dict[str, Any], where: st
     Raises:
         sbert_rag.ConfigError: they differ; the message names both models and every differing key.
     """
-    diff = sorted(k for k in set(persisted) | set(new) if persisted.get(k) != new.get(k))
-    if diff:
-        details = ", ".join(f"{k}: {persisted.get(k)!r} -> {new.get(k)!r}" for k in diff)
+    details = config_differences(persisted, new)
+    if details:
         raise sbert_rag.ConfigError(
             f"{where} was embedded with model {persisted.get('model')!r} (dim {persisted.get('dim')}); "
             f"refusing model {new.get('model')!r} (dim {new.get('dim')}) because its vectors are not "

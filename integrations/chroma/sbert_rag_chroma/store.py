@@ -5,13 +5,12 @@ and sbert_rag's ``BM25Index`` and fusion: record ids are content hashes, so addi
 passage twice stores it once; the BM25 index is rebuilt from the collection's texts when this
 store has changed it (or when its size no longer matches) and, given a folder, saved there with
 a fingerprint of the ids it covers. Deliberately holds no scoring or fusion arithmetic
-(``sbert_rag.retrieval``) and no embedding code (the embedding function).
+(``sbert_rag.retrieval``), no embedding code (the embedding function), and neither the id scheme
+nor the sidecar format, which it shares with ``sbert-rag index`` (``sbert_rag.indexing``).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,18 +21,14 @@ from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
 
 import sbert_rag
-from sbert_rag import passage_text
-from sbert_rag import BM25Config, BM25Index, FusionConfig, fuse
+from sbert_rag import BM25Config, BM25Index, FusionConfig, fuse, passage_text
+from sbert_rag.indexing import content_id, load_sidecar, read_collection, save_sidecar
 from sbert_rag_chroma.collection import open_collection
 from sbert_rag_chroma.embedding_function import SbertRagEmbeddingFunction
 
 Mode = Literal["hybrid", "dense", "bm25"]
-_PAGE = 5000  # records per collection.get call when reading the whole collection
 
-
-def content_id(text: str, doc_id: str = "") -> str:
-    """Record id of a passage: SHA-256 (hex) of its document id and text, so equal content gets one id."""
-    return hashlib.sha256(f"{doc_id}\x00{text}".encode()).hexdigest()
+__all__ = ["ChromaHybridStore", "SearchResult", "content_id"]
 
 
 @dataclass(frozen=True)
@@ -270,11 +265,10 @@ class ChromaHybridStore:
     # ------------------------------------------------------------------ BM25 sidecar
     def rebuild_bm25(self) -> BM25Index:
         """Rebuild the BM25 sidecar from the collection's texts (and save it when ``bm25_dir`` is set)."""
-        ids, texts = self._read_all(with_texts=True)
-        index = BM25Index.from_texts(ids, texts, self.bm25_config)
+        rows = read_collection(self.collection, ["documents"])
+        index = BM25Index.from_texts(rows.ids, rows.documents, self.bm25_config)
         if self.bm25_dir is not None:
-            index.save(self.bm25_dir)
-            (self.bm25_dir / "fingerprint.json").write_text(json.dumps({"ids_sha256": _fingerprint(ids)}))
+            save_sidecar(index, self.bm25_dir)
         self._bm25, self._dirty = index, False
         return index
 
@@ -282,29 +276,9 @@ class ChromaHybridStore:
         count = self.collection.count()
         if self._bm25 is not None and not self._dirty and len(self._bm25) == count:
             return self._bm25
-        if self.bm25_dir is not None and (self.bm25_dir / "fingerprint.json").exists():
-            saved = json.loads((self.bm25_dir / "fingerprint.json").read_text())
-            ids, _ = self._read_all(with_texts=False)
-            if saved.get("ids_sha256") == _fingerprint(ids):
-                index = BM25Index.load(self.bm25_dir)
-                if index.config == self.bm25_config:
-                    self._bm25, self._dirty = index, False
-                    return index
+        if self.bm25_dir is not None:
+            index = load_sidecar(self.bm25_dir, read_collection(self.collection).ids, self.bm25_config)
+            if index is not None:
+                self._bm25, self._dirty = index, False
+                return index
         return self.rebuild_bm25()
-
-    def _read_all(self, *, with_texts: bool) -> tuple[list[str], list[str]]:
-        ids: list[str] = []
-        texts: list[str] = []
-        include: Any = ["documents"] if with_texts else []
-        while True:
-            page = self.collection.get(limit=_PAGE, offset=len(ids), include=include)
-            ids.extend(page["ids"])
-            if with_texts:
-                texts.extend(page["documents"] or [])
-            if len(page["ids"]) < _PAGE:
-                return ids, texts
-
-
-def _fingerprint(ids: Sequence[str]) -> str:
-    # ids are content hashes, so the sorted id set pins the exact texts the sidecar indexed
-    return hashlib.sha256("\n".join(sorted(ids)).encode()).hexdigest()

@@ -1,0 +1,290 @@
+"""The persistent store of ``sbert-rag index``: a folder with an embedded Chroma database.
+
+Owns the store folder's layout and every read and write of its records::
+
+    STORE/store.json     manifest (``manifest``): model, settings, indexed folder
+    STORE/chroma/        Chroma ``PersistentClient``: collection ``chunks`` (text model vectors)
+                         and, with a CLIP model, ``images`` (CLIP vectors), both in cosine space
+    STORE/bm25/          BM25 sidecar over the chunks (``sidecar``), stamped with their ids
+    STORE/index.lock     the writer lock (``lock``)
+    STORE/chroma.lock    the access lock around every Chroma session (``lock``)
+
+Every read or write of Chroma happens inside a *session*: the access lock is taken, a client
+opened, and both are released at the end, so each session sees what other processes wrote
+before it and no two processes are inside Chroma at once. Methods open a session of their own
+unless the caller holds one (``with store.session():``) to group several calls.
+
+Records carry metadata ``file`` (path relative to the indexed folder), ``file_hash``, ``chunks``
+(how many records that file version has), ``kind`` and offsets; ``file_states`` reads them back
+per file, which is what makes index runs idempotent and resumable. Chroma is imported on first
+use. Deliberately does not walk folders, chunk or embed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sbert_rag._deps import require
+from sbert_rag.chunking import passage_text
+from sbert_rag.errors import ConfigError
+from sbert_rag.indexing.lock import access_lock
+from sbert_rag.indexing.manifest import MANIFEST_FILE, Manifest
+from sbert_rag.indexing.records import CollectionRows, read_collection
+from sbert_rag.indexing.sidecar import clear_sidecar, load_sidecar, save_sidecar
+from sbert_rag.retrieval.bm25 import BM25Config, BM25Index
+from sbert_rag.types import Chunk, FloatMatrix, Hit
+
+COLLECTIONS = {"text": "chunks", "image": "images"}
+"""Record kind -> Chroma collection name."""
+
+
+@dataclass
+class FileState:
+    """What the store holds for one file.
+
+    Attributes:
+        ids: record ids stored for it.
+        metadatas: record id -> stored metadata.
+    """
+
+    ids: set[str] = field(default_factory=set)
+    metadatas: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def complete(self, file_hash: str) -> bool:
+        """Whether the records are exactly those of the file version ``file_hash``.
+
+        Records of one version come from one deterministic chunking (the store refuses other
+        settings and models), so when every record names this version and their number is the
+        version's chunk count, the stored set is the expected set and nothing needs reading.
+        """
+        return bool(self.ids) and all(
+            m.get("file_hash") == file_hash and m.get("chunks") == len(self.ids) for m in self.metadatas.values()
+        )
+
+
+@dataclass(frozen=True)
+class Record:
+    """One record to write: its id, stored text (a chunk's text, an image's path) and metadata."""
+
+    id: str
+    document: str
+    metadata: dict[str, Any]
+
+
+class IndexStore:
+    """A store folder: its manifest, its Chroma collections and its BM25 sidecar.
+
+    Example:
+        >>> store = IndexStore.open(Path(".sbert_rag"), must_exist=True)
+        >>> store.counts()
+        {'files': 7, 'chunks': 9, 'images': 0}
+    """
+
+    def __init__(self, path: Path, manifest: Manifest | None) -> None:
+        """Wrap the folder ``path`` (prefer :meth:`open`)."""
+        self.path = path
+        self.manifest = manifest
+        self._client: Any = None
+        self._collections: dict[str, Any] = {}
+        self._depth = 0  # nesting of session()
+
+    @classmethod
+    def open(cls, path: str | Path, *, must_exist: bool) -> IndexStore:
+        """Open a store folder (its manifest is read; Chroma opens in each session).
+
+        Args:
+            path: the store folder.
+            must_exist: refuse a folder without ``store.json`` (search, info).
+
+        Raises:
+            ConfigError: ``must_exist`` and the folder holds no store.
+            ModelLoadError: ``store.json`` is malformed.
+        """
+        folder = Path(path).expanduser().absolute()
+        manifest = Manifest.read(folder)
+        if manifest is None and must_exist:
+            raise ConfigError(
+                f"no sbert-rag store at {str(folder)!r} ({MANIFEST_FILE} is missing); create one with "
+                f"'sbert-rag index DIR --store {path}', or pass the --store an index run wrote"
+            )
+        return cls(folder, manifest)
+
+    # ------------------------------------------------------------------ chroma sessions
+    @contextlib.contextmanager
+    def session(self) -> Iterator[None]:
+        """Hold the access lock with an open Chroma client; nested sessions share the outer one."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
+        with access_lock(self.path):
+            self._depth = 1
+            try:
+                yield
+            finally:
+                self._depth = 0
+                if self._client is not None:
+                    self._client.close()  # the next session opens afresh and sees other processes' writes
+                self._client, self._collections = None, {}
+
+    def _chroma(self) -> Any:
+        if not self._depth:
+            raise RuntimeError("internal: Chroma is only used inside IndexStore.session()")
+        if self._client is None:
+            chromadb = require("chromadb", "sbert-rag[index]")
+            settings = chromadb.config.Settings(anonymized_telemetry=False)
+            self._client = chromadb.PersistentClient(str(self.path / "chroma"), settings=settings)
+        return self._client
+
+    def _collection(self, kind: str, *, create: bool = False) -> Any:
+        """The Chroma collection of ``kind`` (``"text"`` or ``"image"``); None if absent and not ``create``."""
+        if kind not in self._collections:
+            name = COLLECTIONS[kind]
+            if create:
+                self._collections[kind] = self._chroma().get_or_create_collection(
+                    name, configuration={"hnsw": {"space": "cosine"}}, embedding_function=None
+                )
+            else:
+                errors = require("chromadb.errors", "sbert-rag[index]")
+                try:
+                    self._collections[kind] = self._chroma().get_collection(name, embedding_function=None)
+                except errors.NotFoundError:
+                    return None
+        return self._collections[kind]
+
+    def read(self, kind: str, include: Sequence[str] = ()) -> CollectionRows:
+        """Every record of ``kind``: ids and, when asked for, documents and metadatas."""
+        with self.session():
+            col = self._collection(kind)
+            return read_collection(col, include) if col is not None else CollectionRows()
+
+    # ------------------------------------------------------------------ writing
+    def file_states(self, kind: str) -> dict[str, FileState]:
+        """Stored records of ``kind`` grouped by their ``file`` metadata."""
+        states: dict[str, FileState] = defaultdict(FileState)
+        rows = self.read(kind, ["metadatas"])
+        for rid, meta in zip(rows.ids, rows.metadatas):
+            state = states[str(meta.get("file", ""))]
+            state.ids.add(rid)
+            state.metadatas[rid] = meta
+        return dict(states)
+
+    def write_file(
+        self,
+        kind: str,
+        new: Sequence[Record],
+        vectors: FloatMatrix | None,
+        keep: Sequence[Record],
+        stale: Sequence[str],
+    ) -> None:
+        """Bring one file's records up to date: add ``new`` (with ``vectors``), refresh ``keep``'s
+        metadata, delete ``stale``; in that order, so a run killed in between loses nothing.
+        """
+        with self.session():
+            col = self._collection(kind, create=True)
+            step = self._chroma().get_max_batch_size()
+            for a in range(0, len(new), step):
+                part = new[a:a + step]
+                col.upsert(
+                    ids=[r.id for r in part],
+                    embeddings=vectors[a:a + step],
+                    documents=[r.document for r in part],
+                    metadatas=[r.metadata for r in part],
+                )
+            for a in range(0, len(keep), step):
+                part = keep[a:a + step]
+                col.update(ids=[r.id for r in part], metadatas=[r.metadata for r in part])
+            self.delete(kind, stale)
+
+    def delete(self, kind: str, ids: Sequence[str]) -> None:
+        """Delete records by id (ids not stored are ignored)."""
+        if not ids:
+            return
+        with self.session():
+            col = self._collection(kind)
+            if col is None:
+                return
+            step = self._chroma().get_max_batch_size()
+            for a in range(0, len(ids), step):
+                col.delete(ids=list(ids[a:a + step]))
+
+    # ------------------------------------------------------------------ BM25 sidecar
+    @property
+    def bm25_config(self) -> BM25Config:
+        """The BM25 options recorded in the manifest."""
+        return BM25Config.from_dict(dict(self.manifest.bm25)) if self.manifest else BM25Config()
+
+    def bm25(self, *, save: bool) -> BM25Index | None:
+        """The BM25 index over the chunks now stored: the sidecar if current, else rebuilt.
+
+        Args:
+            save: write a rebuilt index as the new sidecar (only the holder of the writer lock may).
+
+        Returns:
+            The index, or None when no chunk is stored.
+        """
+        with self.session():
+            ids = self.read("text").ids
+            if not ids:
+                if save:
+                    clear_sidecar(self.path / "bm25")
+                return None
+            index = load_sidecar(self.path / "bm25", ids, self.bm25_config)
+            if index is not None:
+                return index
+            rows = self.read("text", ["documents", "metadatas"])
+        include_title = bool(self.manifest.chunking.get("include_title", True)) if self.manifest else True
+        passages = [
+            passage_text(Chunk("", doc, 0, len(doc), title=str(meta.get("title", ""))), include_title)
+            for doc, meta in zip(rows.documents, rows.metadatas)
+        ]
+        index = BM25Index.from_texts(rows.ids, passages, self.bm25_config)
+        if save:
+            save_sidecar(index, self.path / "bm25")
+        return index
+
+    # ------------------------------------------------------------------ reading
+    def query(self, kind: str, vector: FloatMatrix, n: int) -> list[Hit]:
+        """Nearest ``n`` records of ``kind`` to one vector (1, dim), as cosine-similarity hits."""
+        with self.session():
+            col = self._collection(kind)
+            count = col.count() if col is not None else 0
+            if count == 0:
+                return []
+            res = col.query(query_embeddings=vector, n_results=min(n, count), include=["distances"])
+        # cosine space: Chroma's distance is 1 - cosine
+        return [
+            Hit(rid, 1.0 - float(d), r, "dense")
+            for r, (rid, d) in enumerate(zip(res["ids"][0], res["distances"][0]), start=1)
+        ]
+
+    def fetch(self, kind: str, ids: Sequence[str]) -> dict[str, tuple[str, dict[str, Any]]]:
+        """Stored text and metadata of records by id; ids no longer stored are absent."""
+        if not ids:
+            return {}
+        with self.session():
+            col = self._collection(kind)
+            if col is None:
+                return {}
+            got = col.get(ids=list(ids), include=["documents", "metadatas"])
+        return {rid: (doc or "", dict(meta or {})) for rid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"])}
+
+    def count(self, kind: str) -> int:
+        """Number of records of ``kind``."""
+        with self.session():
+            col = self._collection(kind)
+            return col.count() if col is not None else 0
+
+    def counts(self) -> dict[str, int]:
+        """``files`` (distinct files with records), ``chunks`` and ``images``."""
+        with self.session():
+            files = set(self.file_states("text")) | set(self.file_states("image"))
+            return {"files": len(files), "chunks": self.count("text"), "images": self.count("image")}
