@@ -6,8 +6,9 @@ resolved on first use (PEP 562), so torch and transformers load only when an enc
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from sbert_rag._lazy import lazy_exports
 
 from sbert_rag._version import __version__
 
@@ -25,6 +26,7 @@ _LAZY: dict[str, str] = {
     "ConfigError": "sbert_rag.errors",
     "MissingDependencyError": "sbert_rag.errors",
     "ModelLoadError": "sbert_rag.errors",
+    "StoreLockedError": "sbert_rag.errors",
     # encoders
     "TextEncoder": "sbert_rag.encoding.text_encoder",
     "DualEncoder": "sbert_rag.encoding.dual",
@@ -72,18 +74,9 @@ if TYPE_CHECKING:  # pragma: no cover
         MissingDependencyError,
         ModelLoadError,
         SbertRagError,
+        StoreLockedError,
     )
     from sbert_rag.types import Chunk, Encoder, Hit, Role, TokenCounter
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'sbert_rag' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports('sbert_rag', _LAZY, globals())

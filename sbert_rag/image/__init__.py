@@ -5,8 +5,9 @@ Names resolve on first use (PEP 562), so importing this package loads neither to
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from sbert_rag._lazy import lazy_exports
 
 _LAZY: dict[str, str] = {
     "CLIPEncoder": "sbert_rag.image.clip_encoder",
@@ -35,14 +36,4 @@ if TYPE_CHECKING:  # pragma: no cover
     )
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'sbert_rag.image' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports('sbert_rag.image', _LAZY, globals())
