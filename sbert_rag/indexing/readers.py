@@ -11,6 +11,7 @@ reason the index summary prints. Deliberately does not chunk and keeps no state.
 from __future__ import annotations
 
 import io
+import logging
 import re
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -156,6 +157,11 @@ def _markdown_title(text: str) -> str:
 def _pdf(data: bytes) -> Extracted:
     pypdf = require("pypdf", "sbert-rag[index]")
     pages: list[str] = []
+    # pypdf logs its repairs of malformed files ("EOF marker not found") as warnings; a file it
+    # cannot read is reported in the summary instead, so keep its log to errors while reading
+    pdf_log = logging.getLogger("pypdf")
+    level = pdf_log.level
+    pdf_log.setLevel(max(level, logging.ERROR))
     try:
         reader = pypdf.PdfReader(io.BytesIO(data))
         if reader.is_encrypted and not reader.decrypt(""):
@@ -166,6 +172,8 @@ def _pdf(data: bytes) -> Extracted:
         raise
     except Exception as err:  # pypdf raises many unrelated types on malformed files
         raise InvalidInputError(f"broken PDF ({type(err).__name__}: {err})") from err
+    finally:
+        pdf_log.setLevel(level)
     starts, text = [], ""
     for page_text in pages:
         if text:
