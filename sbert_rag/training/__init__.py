@@ -19,6 +19,7 @@ _LAZY: dict[str, str] = {
     "contrastive_loss": "sbert_rag.training.losses",
     "cosent_loss": "sbert_rag.training.losses",
     "mse_distillation_loss": "sbert_rag.training.losses",
+    "anchor_loss": "sbert_rag.training.losses",
     "cached_loss": "sbert_rag.training.gradcache",
     "CachedPart": "sbert_rag.training.gradcache",
     "RetrievalExample": "sbert_rag.training.data",
@@ -66,6 +67,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from sbert_rag.training.distill import attach_projection, layer_subset_student, teacher_embeddings
     from sbert_rag.training.gradcache import CachedPart, cached_loss
     from sbert_rag.training.losses import (
+        anchor_loss,
         clip_contrastive_loss,
         contrastive_loss,
         cosent_loss,

@@ -282,6 +282,31 @@ def cosent_loss(
     return torch.logsumexp(torch.cat([zero, diff.reshape(-1)]), dim=0)
 
 
+def anchor_loss(current: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+    """Mean squared distance of embeddings from their reference (a stay-close term).
+
+    ``mean_i ||current_i - reference_i||^2``: added with a weight to a task loss, it keeps a
+    fine-tuned model's vectors near the starting model's for the same texts, so a small dataset
+    (e.g. STS-B's 5,749 pairs) refines the space instead of overwriting what the model learned
+    from far more data. A function-space form of L2-SP (Li et al., "Explicit Inductive Bias for
+    Transfer Learning with Convolutional Networks", ICML 2018), which anchors the weights instead.
+    Relation to siblings: :func:`mse_distillation_loss` averages over dimensions as well (the
+    same quantity divided by ``dim``) and serves a student learning a teacher.
+
+    Args:
+        current: (batch, dim) embeddings of the model being trained.
+        reference: (batch, dim) embeddings of the same texts by the starting model (detached here).
+
+    Returns:
+        Scalar float32 tensor >= 0; 0 when the model has not moved.
+
+    Raises:
+        InvalidInputError: the shapes differ or the batch is empty.
+    """
+    _check_pairs(current, reference)
+    return (current.float() - reference.detach().float()).pow(2).sum(dim=-1).mean()
+
+
 def mse_distillation_loss(
     student: torch.Tensor,
     teacher: torch.Tensor,

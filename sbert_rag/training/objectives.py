@@ -19,7 +19,7 @@ import numpy.typing as npt
 
 from sbert_rag._deps import require
 from sbert_rag.config import parse_enum
-from sbert_rag.errors import InvalidInputError
+from sbert_rag.errors import ConfigError, InvalidInputError
 import sbert_rag.training.losses as losses
 from sbert_rag.training.data import RetrievalExample, ScoredPair, check_no_duplicates
 from sbert_rag.training.gradcache import CachedPart, cached_loss
@@ -149,30 +149,64 @@ class PairObjective:
         loss: ``"cosent"`` (graded scores) or ``"contrastive"`` (0/1 labels).
         scale: inverse temperature of CoSENT.
         margin: cosine-distance margin of the contrastive loss.
+        anchor_weight: weight of ``losses.anchor_loss`` against the starting model's embeddings
+            of the same texts (computed once in :meth:`prepare`); 0 = no stay-close term.
     """
 
-    def __init__(self, tower: Tower, *, loss: PairLoss | str = PairLoss.COSENT, scale: float = 20.0, margin: float = 0.5) -> None:
+    def __init__(
+        self,
+        tower: Tower,
+        *,
+        loss: PairLoss | str = PairLoss.COSENT,
+        scale: float = 20.0,
+        margin: float = 0.5,
+        anchor_weight: float = 0.0,
+    ) -> None:
+        if not anchor_weight >= 0:
+            raise ConfigError(f"anchor_weight must be >= 0; got {anchor_weight!r}")
         self.tower = tower
         self.loss = parse_enum(PairLoss, loss, "loss")
         self.scale = scale
         self.margin = margin
+        self.anchor_weight = anchor_weight
+        self._reference: dict[str, Any] = {}  # text -> the starting model's embedding
 
     def modules(self) -> list[Any]:
         """Modules to optimise."""
         return [self.tower.module]
 
     def prepare(self, pairs: Sequence[ScoredPair]) -> None:
-        """Tokenise every text once."""
-        self.tower.prepare((t for p in pairs for t in (p.first, p.second)), "sentences")
+        """Tokenise every text once; with an anchor weight, embed each with the starting model."""
+        texts = list(dict.fromkeys(t for p in pairs for t in (p.first, p.second)))
+        self.tower.prepare(texts, "sentences")
+        if self.anchor_weight > 0:
+            torch = require("torch")
+            module = self.tower.module
+            mode = module.training
+            module.eval()
+            with torch.no_grad():
+                for start in range(0, len(texts), 128):
+                    chunk = texts[start:start + 128]
+                    self._reference.update(zip(chunk, self.tower.embed(chunk)))
+            module.train(mode)
 
     def __call__(self, batch: Sequence[ScoredPair]) -> torch.Tensor:
         """The loss of one batch of pairs."""
         n = len(batch)
-        emb = self.tower.embed([p.first for p in batch] + [p.second for p in batch])  # (2 * batch, dim)
+        texts = [p.first for p in batch] + [p.second for p in batch]
+        emb = self.tower.embed(texts)  # (2 * batch, dim)
         scores = [p.score for p in batch]
         if self.loss is PairLoss.COSENT:
-            return losses.cosent_loss(emb[:n], emb[n:], scores, scale=self.scale)
-        return losses.contrastive_loss(emb[:n], emb[n:], scores, margin=self.margin)
+            value = losses.cosent_loss(emb[:n], emb[n:], scores, scale=self.scale)
+        else:
+            value = losses.contrastive_loss(emb[:n], emb[n:], scores, margin=self.margin)
+        if self.anchor_weight > 0:
+            missing = [t for t in texts if t not in self._reference]
+            if missing:
+                raise InvalidInputError(f"{len(missing)} texts were not prepared, e.g. {missing[0]!r}; call prepare(pairs) first")
+            reference = require("torch").stack([self._reference[t] for t in texts]).to(emb.device)
+            value = value + self.anchor_weight * losses.anchor_loss(emb, reference)
+        return value
 
 
 class DistillObjective:

@@ -113,3 +113,15 @@ def test_shape_mismatch_is_refused() -> None:
         multiple_negatives_ranking_loss(torch.zeros(2, 4), torch.zeros(3, 4))
     with pytest.raises(InvalidInputError, match="one label or score per pair"):
         cosent_loss(torch.zeros(2, 4), torch.zeros(2, 4), [1.0])
+
+
+def test_anchor_loss_zero_when_unmoved_and_squared_distance_otherwise() -> None:
+    from sbert_rag.training.losses import anchor_loss
+
+    ref = _basis(2)
+    assert anchor_loss(ref.clone(), ref).item() == 0.0
+    moved = ref.clone().requires_grad_(True)
+    value = anchor_loss(moved.flip(0), ref)  # each row moved to the other basis vector: distance^2 = 2
+    assert value.item() == pytest.approx(2.0)
+    value.backward()
+    assert moved.grad is not None and float(moved.grad.abs().sum()) > 0

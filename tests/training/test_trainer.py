@@ -180,3 +180,21 @@ def test_training_config_round_trip_and_errors() -> None:
         TrainingConfig(warmup_ratio=1.0)
     with pytest.raises(ConfigError, match="batch_size"):
         NoDuplicatesBatchSampler(EXAMPLES, 0)
+
+
+def test_pair_objective_anchor_term_is_zero_at_start_and_pulls_back(tiny_encoder) -> None:
+    from sbert_rag.training.data import ScoredPair
+
+    pairs = [ScoredPair("the cat sits", "a cat sits", 4.0), ScoredPair("the dog runs", "blue house", 0.5)]
+    plain = PairObjective(Tower(tiny_encoder, Role.PASSAGE), loss="cosent")
+    anchored = PairObjective(Tower(tiny_encoder, Role.PASSAGE), loss="cosent", anchor_weight=10.0)
+    plain.prepare(pairs)
+    anchored.prepare(pairs)
+    tiny_encoder.module.eval()  # no dropout: the two objectives see the same embeddings
+    with torch.no_grad():
+        assert anchored(pairs).item() == pytest.approx(plain(pairs).item(), abs=1e-5)  # not moved yet
+        for p in tiny_encoder.module.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+        assert anchored(pairs).item() > plain(pairs).item() + 1e-4  # moved: the anchor term costs
+    with pytest.raises(ConfigError, match="anchor_weight"):
+        PairObjective(Tower(tiny_encoder, Role.PASSAGE), anchor_weight=-1.0)
