@@ -9,7 +9,6 @@ encoding logic, retries or text rewriting, and loads nothing until the first cal
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from typing import Any, Literal
 
@@ -18,12 +17,13 @@ from llama_index.core.bridge.pydantic import Field, PrivateAttr
 from llama_index.core.callbacks import CallbackManager
 
 import sbert_rag
+from llama_index.embeddings.sbert_rag._threaded import ThreadedTextAsync
 
 PACKAGED_MODEL = "packaged:all-MiniLM-L6-v2"
 Overflow = Literal["warn", "error", "windows"]
 
 
-class SbertRagEmbedding(BaseEmbedding):
+class SbertRagEmbedding(ThreadedTextAsync, BaseEmbedding):
     """sbert_rag text embeddings for LlamaIndex, with queries and passages kept apart.
 
     Built with no arguments it uses the packaged all-MiniLM-L6-v2, loaded on the first call,
@@ -146,12 +146,3 @@ class SbertRagEmbedding(BaseEmbedding):
     def _get_text_embeddings(self, texts: list[str]) -> list[Embedding]:
         # one encoder call per LlamaIndex batch; the encoder batches forward passes itself
         return self.encoder.encode_passages(texts).tolist()
-
-    async def _aget_query_embedding(self, query: str) -> Embedding:
-        return await asyncio.to_thread(self._get_query_embedding, query)
-
-    async def _aget_text_embedding(self, text: str) -> Embedding:
-        return await asyncio.to_thread(self._get_text_embedding, text)
-
-    async def _aget_text_embeddings(self, texts: list[str]) -> list[Embedding]:
-        return await asyncio.to_thread(self._get_text_embeddings, texts)

@@ -20,11 +20,12 @@ from llama_index.core.embeddings import MultiModalEmbedding
 from llama_index.core.schema import ImageType
 
 import sbert_rag
+from llama_index.embeddings.sbert_rag._threaded import ThreadedTextAsync
 
 Overflow = Literal["warn", "error", "windows"]
 
 
-class SbertRagMultiModalEmbedding(MultiModalEmbedding):
+class SbertRagMultiModalEmbedding(ThreadedTextAsync, MultiModalEmbedding):
     """CLIP image and text embeddings for LlamaIndex, from sbert_rag.
 
     Needs a CLIP model: a built ``CLIPEncoder`` (``SbertRagMultiModalEmbedding(clip)``) or a
@@ -124,15 +125,6 @@ class SbertRagMultiModalEmbedding(MultiModalEmbedding):
 
     def _get_text_embeddings(self, texts: list[str]) -> list[Embedding]:
         return self.clip.encode_texts(texts).tolist()
-
-    async def _aget_query_embedding(self, query: str) -> Embedding:
-        return await asyncio.to_thread(self._get_query_embedding, query)
-
-    async def _aget_text_embedding(self, text: str) -> Embedding:
-        return await asyncio.to_thread(self._get_text_embedding, text)
-
-    async def _aget_text_embeddings(self, texts: list[str]) -> list[Embedding]:
-        return await asyncio.to_thread(self._get_text_embeddings, texts)
 
     # ------------------------------------------------------------------ images
     def _get_image_embedding(self, img_file_path: ImageType) -> Embedding:
