@@ -27,3 +27,8 @@ def test_bench_encode_json_keys(tiny_bert_dir: Path, tmp_path: Path, capsys) -> 
     for key in ("ratio_short", "ratio_passages", "min_cosine"):
         assert isinstance(out[key], float) and out[key] > 0
     assert out["short"]["sbert_rag"]["tokens_per_s"] > 0
+    assert out["sbert_rag_packed"] is True  # auto: the padding-free forward on CPU
+    assert out["min_cosine"] > 0.999  # bf16 or fp32 by CPU, packed: still the reference vectors
+    assert main([*args, "--packed", "off", "--dtype", "float32"]) == 0
+    off = json.loads(capsys.readouterr().out)
+    assert off["sbert_rag_packed"] is False and off["sbert_rag_dtype"] == "float32" and off["min_cosine"] > 0.9999

@@ -23,7 +23,9 @@ def _timed(fn: Callable[[], np.ndarray], sync: Callable[[], None]) -> tuple[floa
     return time.perf_counter() - start, out
 
 
-def contenders(model_dir: str, device: str, dtype: str, batch_size: int | None) -> tuple[dict[str, Callable], Any, str]:
+def contenders(
+    model_dir: str, device: str, dtype: str, batch_size: int | None, packed: bool | None = None
+) -> tuple[dict[str, Callable], Any, str]:
     """The encode functions to compare, the sbert_rag encoder, and the baseline's name."""
     import torch
     from sentence_transformers import SentenceTransformer
@@ -31,7 +33,8 @@ def contenders(model_dir: str, device: str, dtype: str, batch_size: int | None) 
     from sbert_rag.encoding.text_encoder import TextEncoder
 
     st = SentenceTransformer(model_dir, device=device)
-    ours = TextEncoder.from_pretrained(model_dir, device=device, dtype=dtype, **({"batch_size": batch_size} if batch_size else {}))
+    options: dict[str, Any] = {"packed": packed, **({"batch_size": batch_size} if batch_size else {})}
+    ours = TextEncoder.from_pretrained(model_dir, device=device, dtype=dtype, **options)
     fns: dict[str, Callable] = {"st_fp32": lambda texts: st.encode(texts, convert_to_numpy=True)}
     if device.startswith("cuda"):
         st_half = SentenceTransformer(model_dir, device=device, model_kwargs={"dtype": torch.float16})
@@ -44,7 +47,7 @@ def contenders(model_dir: str, device: str, dtype: str, batch_size: int | None) 
 
         fns["st_bf16_autocast"] = st_bf16
         baseline = "st_fp32"
-    fns["sbert_rag"] = lambda texts: ours.encode(texts, overflow="warn")
+    fns["sbert_rag"] = lambda texts: ours.encode(texts, overflow="warn", show_progress=False)
     return fns, ours, baseline
 
 

@@ -16,6 +16,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default=None, help="model folder (default: packaged all-MiniLM-L6-v2)")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
     parser.add_argument("--dtype", default="auto", help="sbert_rag precision (default: auto)")
+    parser.add_argument(
+        "--packed", choices=["auto", "on", "off"], default="auto", help="sbert_rag's padding-free forward (default: auto)"
+    )
     parser.add_argument("--batch-size", type=int, default=None, help="sbert_rag batch size (default: its own)")
     parser.add_argument("--short", type=int, default=2000, help="number of STS-B sentences (default 2000)")
     parser.add_argument("--passages", type=int, default=400, help="number of SciFact passages (default 400)")
@@ -39,9 +42,10 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
     model_dir = str(resolve_model_dir(args.model))
-    fns, ours, baseline = contenders(model_dir, device, args.dtype, args.batch_size)
+    packed = {"auto": None, "on": True, "off": False}[args.packed]
+    fns, ours, baseline = contenders(model_dir, device, args.dtype, args.batch_size, packed)
     loads = {"short": short_sentences(args.sts, args.short), "passages": passages(args.corpus, args.passages, ours)}
-    report: dict = {"device": device, "torch_threads": torch.get_num_threads(), "sbert_rag_dtype": ours.dtype.value, "baseline": baseline}
+    report: dict = {"device": device, "torch_threads": torch.get_num_threads(), "sbert_rag_dtype": ours.dtype.value, "sbert_rag_packed": ours.uses_packed(), "baseline": baseline}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for name, texts in loads.items():

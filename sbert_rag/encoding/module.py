@@ -98,8 +98,24 @@ class SentenceModule(nn.Module):
         if token_type_ids is not None:
             kwargs["token_type_ids"] = token_type_ids
         hidden = self.transformer(**kwargs).last_hidden_state  # (batch, seq, hidden)
+        return self.head(hidden, attention_mask, exclude_first=exclude_first)
+
+    def head(self, hidden: torch.Tensor, attention_mask: torch.Tensor, exclude_first: int = 0) -> torch.Tensor:
+        """Pooling and Dense stages over token vectors (batch, seq, hidden) -> (batch, dim)."""
         skip = 0 if self.include_prompt else exclude_first
         x = pool(hidden, attention_mask, self.pooling, exclude_first=skip)  # (batch, hidden * n_modes)
         for stage in self.dense:
             x = stage(x.to(stage.linear.weight.dtype)).float()
         return x
+
+    def head_runs(self, hidden: torch.Tensor, runs: Sequence[tuple[int, int, int]], exclude_first: int = 0) -> torch.Tensor:
+        """:meth:`head` over packed token vectors (tokens, hidden), one run of equal-length rows at a time.
+
+        ``runs`` holds (first token, rows, length) per run, as ``packed.PackedRows.runs``.
+        """
+        parts = []
+        for start, count, length in runs:
+            block = hidden[start : start + count * length].view(count, length, -1)
+            mask = torch.ones((count, length), dtype=torch.int64, device=hidden.device)
+            parts.append(self.head(block, mask, exclude_first=exclude_first))
+        return torch.cat(parts)

@@ -80,6 +80,7 @@ class TextEncoder:
         batch_size: int,
         max_batch_tokens: int | None,
         window_overlap_tokens: int,
+        packed: bool | None = None,
     ) -> None:
         self.module = module
         self.spec = spec
@@ -94,6 +95,8 @@ class TextEncoder:
         self.tokens = TokenizerView(tokenizer, max_tokens, spec.do_lower_case)
         self._type_ids = "token_type_ids" in getattr(tokenizer, "model_input_names", ())
         self.last_report: OverflowReport | None = None
+        self.packed = _check_packed(packed, module)
+        self._packed_cache: Any = None
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -112,6 +115,7 @@ class TextEncoder:
         batch_size: int = 256,
         max_batch_tokens: int | None = None,
         window_overlap_tokens: int = 32,
+        packed: bool | None = None,
         hf_model_kwargs: dict[str, Any] | None = None,
     ) -> TextEncoder:
         """Load a sentence-transformers folder, a plain Hugging Face folder, or the packaged default.
@@ -134,6 +138,11 @@ class TextEncoder:
             batch_size: most texts per forward pass.
             max_batch_tokens: most padded tokens per forward pass; None = 8192 on CPU, 65536 on GPU.
             window_overlap_tokens: tokens shared by consecutive windows under ``windows``.
+            packed: the padding-free forward (``sbert_rag.encoding.packed``: no padded tokens,
+                oneDNN kernels with fused GELU and residual additions; same vectors to float
+                rounding). None = on for CPU in bf16 or fp32 when the architecture is BERT,
+                RoBERTa or XLM-R, else the Hugging Face forward; True = always (ConfigError if the architecture is not supported);
+                False = always the Hugging Face forward.
             hf_model_kwargs: extra keyword arguments for ``AutoModel.from_pretrained`` (escape hatch).
 
         Raises:
@@ -181,6 +190,7 @@ class TextEncoder:
             batch_size=batch_size,
             max_batch_tokens=max_batch_tokens,
             window_overlap_tokens=window_overlap_tokens,
+            packed=packed,
         )
 
     # ------------------------------------------------------------------ properties
@@ -313,8 +323,24 @@ class TextEncoder:
                 out = torch.nn.functional.normalize(out, p=2.0, dim=1)
             return out.cpu().numpy().astype(np.float32, copy=False)
 
+    def uses_packed(self) -> bool:
+        """Whether encoding runs the padding-free forward (see ``packed`` of :meth:`from_pretrained`)."""
+        if self.packed is False or self.module.training:
+            return False
+        if self.packed:
+            return True
+        return self.device == "cpu" and self.dtype in (DType.BFLOAT16, DType.FLOAT32)
+
     def _forward_rows(self, rows: list[list[int]], exclude_first: int) -> torch.Tensor:
         torch = require("torch")
+        if self.uses_packed():
+            from sbert_rag.encoding.packed import PackedCache, pack_rows
+
+            if self._packed_cache is None:
+                self._packed_cache = PackedCache()
+            batch = pack_rows(rows)
+            hidden = self._packed_cache.current(self.module.transformer)(batch)
+            return self.module.head_runs(hidden, batch.runs, exclude_first=exclude_first).float()
         # Round the width up to a multiple of 8: fewer distinct shapes (each costs the CPU's
         # matrix library a kernel build) and aligned tiles; the mask keeps results unchanged.
         width = max(len(r) for r in rows)
@@ -364,6 +390,22 @@ class TextEncoder:
         from sbert_rag.encoding.saving import save_folder
 
         return save_folder(self, Path(path), key_style=key_style)
+
+
+def _check_packed(packed: bool | None, module: SentenceModule) -> bool | None:
+    """``packed`` as given, or None (auto) turned off for architectures the packed forward lacks."""
+    if packed is not None and not isinstance(packed, bool):
+        raise ConfigError(f"packed={packed!r} is not valid; use None (auto), True or False")
+    if packed is False:
+        return False
+    from sbert_rag.encoding.packed import unsupported_reason
+
+    reason = unsupported_reason(module.transformer)
+    if reason is None:
+        return packed
+    if packed:
+        raise ConfigError(f"packed=True: the padding-free forward does not support {reason}; use packed=None or False")
+    return False
 
 
 def _model_limit(spec: ModelSpec, hf_model: Any, tokenizer: Any, requested: int | None) -> int:
