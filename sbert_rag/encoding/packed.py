@@ -8,6 +8,11 @@ repacked once into oneDNN's blocked layout and GELU and the residual additions a
 the matrix products (``torch.ops.mkldnn._linear_pointwise``); elsewhere, or where oneDNN lacks
 an op, plain torch ops compute the same thing.
 
+Memory stays flat over any number of batches because the kernels see few distinct shapes: oneDNN
+builds and caches one kernel per shape, so the token matrix is rounded up to a multiple of
+16 or 128 rows (zero rows, dropped at the end), and attention, whose shapes follow the data, runs
+in fp32 through torch's BLAS matmul, which caches nothing per shape (and keeps the scores in fp32).
+
 It reads the Hugging Face model's weights and never changes them; when they change (training,
 ``load_state_dict``, a device move) :func:`PackedBert.current` repacks. Results match the Hugging
 Face forward to float rounding (tests/encoding/test_packed.py). Measured effect: docs/speed.md.
@@ -38,6 +43,12 @@ _ACTIVATIONS = {
 }
 # Attention scores held at once (bytes): chunks of rows stay in the core's cache.
 _SCORE_BUDGET = 4 << 20
+
+
+def padded_tokens(tokens: int) -> int:
+    """Rows of the token matrix for ``tokens`` real tokens: few distinct sizes, little waste."""
+    granule = 16 if tokens < 1024 else 128
+    return -(-tokens // granule) * granule
 
 
 def unsupported_reason(hf_model: Any) -> str | None:
@@ -194,26 +205,30 @@ class PackedBert:
         if self.token_type is not None:
             x += self.token_type
         x = F.layer_norm(x, (hidden,), *self.embed_norm, self.eps)
+        real = x.shape[0]
+        rows = padded_tokens(real)
+        if rows > real:  # zero rows: every op below is row-wise except attention, which skips them
+            x = torch.cat([x, x.new_zeros(rows - real, hidden)])
         for layer in self.layers:
             q, k, v = layer["q"](x), layer["k"](x), layer["v"](x)
-            context = torch.empty_like(q)
+            context = torch.zeros_like(q) if rows > real else torch.empty_like(q)
             for start, count, length in batch.runs:
                 end = start + count * length
                 self._attend(q[start:end], k[start:end], v[start:end], context[start:end], count, length)
             x = F.layer_norm(layer["o"](context, residual=x), (hidden,), *layer["norm1"], self.eps)
             inner = layer["up"](x, act=self.act)
             x = F.layer_norm(layer["down"](inner, residual=x), (hidden,), *layer["norm2"], self.eps)
-        return x
+        return x[:real]
 
     def _attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, out: torch.Tensor, count: int, length: int) -> None:
         """Unmasked attention of ``count`` rows of ``length`` tokens, written into ``out``."""
         h, d = self.heads, self.head_dim
-        # Rows per chunk: the (rows, heads, length, length) scores of a chunk fit the budget.
-        step = max(1, _SCORE_BUDGET // (h * length * length * q.element_size()))
+        # Rows per chunk: the (rows, heads, length, length) fp32 scores of a chunk fit the budget.
+        step = max(1, _SCORE_BUDGET // (h * length * length * 4))
         for first in range(0, count, step):
             n = min(step, count - first)
             span = slice(first * length, (first + n) * length)
-            qh, kh, vh = (t[span].view(n, length, h, d).transpose(1, 2) for t in (q, k, v))
+            qh, kh, vh = (t[span].view(n, length, h, d).transpose(1, 2).float() for t in (q, k, v))
             scores = torch.matmul(qh, kh.transpose(-1, -2))  # (n, h, length, length), already scaled
             ctx = torch.matmul(torch.softmax(scores, dim=-1), vh)  # (n, h, length, d)
             out[span].view(n, length, h, d).copy_(ctx.transpose(1, 2))

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from sbert_rag import TextEncoder
-from sbert_rag.encoding.packed import PackedBert, PackedCache, pack_rows, unsupported_reason
+from sbert_rag.encoding.packed import PackedBert, PackedCache, pack_rows, padded_tokens, unsupported_reason
 from sbert_rag.errors import ConfigError
 
 # Lengths vary, and several texts share a length (runs of more than one row).
@@ -63,6 +63,21 @@ def test_pack_rows_lays_rows_end_to_end_with_runs_of_equal_length() -> None:
     assert batch.runs == ((0, 2, 3), (6, 1, 2), (8, 1, 1))
     with pytest.raises(ValueError, match="no empty row"):
         pack_rows([[1], []])
+
+
+def test_token_matrix_sizes_are_few_and_close() -> None:
+    """oneDNN builds and keeps one kernel per shape: few sizes keep memory flat over many batches."""
+    sizes = {padded_tokens(t) for t in range(1, 8193)}
+    assert len(sizes) <= 128
+    for t in (1, 15, 16, 17, 1000, 1023, 1024, 1025, 8191):
+        assert t <= padded_tokens(t) <= t + (15 if t < 1024 else 127)
+
+
+def test_packed_equals_hf_forward_on_a_batch_of_over_1024_tokens(tiny_bert_dir: Path) -> None:
+    texts = [" ".join(["the big red house", "a small dog"][i % 2] for _ in range(3 + i % 7)) + f" {w}" for i, w in enumerate(TEXTS * 5)]
+    packed, plain = _pair(tiny_bert_dir)
+    assert sum(packed.count_tokens(texts)) > 1024
+    np.testing.assert_allclose(packed.encode(texts), plain.encode(texts), atol=2e-6)
 
 
 @pytest.mark.parametrize("pooling", ["mean", "cls", "max", "lasttoken", "weightedmean", ("mean", "max")])
