@@ -32,3 +32,14 @@ def test_bench_encode_json_keys(tiny_bert_dir: Path, tmp_path: Path, capsys) -> 
     assert main([*args, "--packed", "off", "--dtype", "float32"]) == 0
     off = json.loads(capsys.readouterr().out)
     assert off["sbert_rag_packed"] is False and off["sbert_rag_dtype"] == "float32" and off["min_cosine"] > 0.9999
+
+
+def test_kernel_peaks_script_runs(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "kernel_peaks.py"
+    out = subprocess.run([sys.executable, str(script), "--tokens", "64", "--repeats", "1", "--json"], capture_output=True, text=True, check=True)
+    report = json.loads(out.stdout)
+    for key in ("linear_fp32_gflops", "linear_bf16_gflops", "bf16_over_fp32", "attn256_eager_fp32_gflops", "attn256_softmax_bf16_ns_per_score"):
+        assert report[key] > 0
