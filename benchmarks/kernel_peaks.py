@@ -68,14 +68,15 @@ def attention(rows: int, length: int, repeats: int) -> dict[str, float]:
     out: dict[str, float] = {}
     for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
         q, k, v = (torch.randn(rows, 12, length, 32, dtype=dtype) for _ in range(3))
-        out[f"sdpa_{name}_gflops"] = round(flops / _seconds(lambda: F.scaled_dot_product_attention(q, k, v), repeats) / 1e9, 1)
+        sdpa = lambda q=q, k=k, v=v: F.scaled_dot_product_attention(q, k, v)
+        out[f"sdpa_{name}_gflops"] = round(flops / _seconds(sdpa, repeats) / 1e9, 1)
 
         def eager(q: torch.Tensor = q, k: torch.Tensor = k, v: torch.Tensor = v) -> None:
             torch.matmul(torch.softmax(torch.matmul(q, k.transpose(-1, -2)), dim=-1), v)
 
         out[f"eager_{name}_gflops"] = round(flops / _seconds(eager, repeats) / 1e9, 1)
         scores = torch.randn(rows, 12, length, length, dtype=dtype)
-        out[f"softmax_{name}_ns_per_score"] = round(_seconds(lambda: torch.softmax(scores, -1), repeats) / scores.numel() * 1e9, 3)
+        out[f"softmax_{name}_ns_per_score"] = round(_seconds(lambda s=scores: torch.softmax(s, -1), repeats) / scores.numel() * 1e9, 3)
     return out
 
 

@@ -140,7 +140,7 @@ class PackedBert:
         config = hf_model.config
         state = {k: v.detach() for k, v in hf_model.state_dict().items()}
         prefix = "" if "embeddings.word_embeddings.weight" in state else f"{hf_model.base_model_prefix}."
-        get = lambda key: state[prefix + key].contiguous()  # noqa: E731
+        get = lambda key: state[prefix + key].contiguous()
         self.heads = int(config.num_attention_heads)
         self.head_dim = int(config.hidden_size) // self.heads
         self.eps = float(config.layer_norm_eps)
@@ -153,7 +153,7 @@ class PackedBert:
         self.token_type = get("embeddings.token_type_embeddings.weight")[0] if prefix + "embeddings.token_type_embeddings.weight" in state else None
         self.embed_norm = (get("embeddings.LayerNorm.weight"), get("embeddings.LayerNorm.bias"))
         scale = self.head_dim**-0.5
-        proj = lambda w, b: _Projection(w.contiguous(), b.contiguous(), onednn, rows_hint)  # noqa: E731
+        proj = lambda w, b: _Projection(w.contiguous(), b.contiguous(), onednn, rows_hint)
         self.layers = []
         for i in range(int(config.num_hidden_layers)):
             p = f"encoder.layer.{i}."
