@@ -14,7 +14,7 @@ builds and caches one kernel per shape, so the token matrix is rounded up to a m
 in fp32 through torch's BLAS matmul, which caches nothing per shape (and keeps the scores in fp32).
 
 It reads the Hugging Face model's weights and never changes them; when they change (training,
-``load_state_dict``, a device move) :func:`PackedBert.current` repacks. Results match the Hugging
+``load_state_dict``, a device move) :meth:`PackedCache.current` repacks. Results match the Hugging
 Face forward to float rounding (tests/encoding/test_packed.py). Measured effect: docs/speed.md.
 """
 
@@ -131,7 +131,7 @@ class _Projection:
 class PackedBert:
     """Inference-only BERT-family encoder over packed rows (no padding anywhere).
 
-    Build it with :meth:`build` (or :meth:`current`, which rebuilds when the weights changed).
+    Build it with :meth:`build` (or :meth:`PackedCache.current`, which rebuilds when the weights changed).
     Calling it with :class:`PackedRows` returns the last hidden state of every real token,
     (tokens, hidden), in the model's dtype.
     """
