@@ -187,14 +187,13 @@ class PackedBert:
         param = next(hf_model.parameters())
         onednn = param.device.type == "cpu" and torch.backends.mkldnn.is_available()
         if onednn:
-            try:  # a tiny probe: oneDNN may lack this dtype on this CPU
-                probe = cls(hf_model, onednn=True, rows_hint=8)
-                probe.layers = probe.layers[:1]
-                probe(pack_rows([[0, 0]]))
+            try:  # one two-token row through every layer: oneDNN may lack this dtype on this CPU
+                packed = cls(hf_model, onednn=True)
+                packed(pack_rows([[0, 0]]))
+                return packed
             except RuntimeError as err:
                 logger.info("oneDNN kernels unavailable for %s (%s); packed forward uses plain torch ops", param.dtype, err)
-                onednn = False
-        return cls(hf_model, onednn=onednn)
+        return cls(hf_model, onednn=False)
 
     def __call__(self, batch: PackedRows) -> torch.Tensor:
         device = self.word.device

@@ -141,8 +141,8 @@ class TextEncoder:
             packed: the padding-free forward (``sbert_rag.encoding.packed``: no padded tokens,
                 oneDNN kernels with fused GELU and residual additions; same vectors to float
                 rounding). None = on for CPU in bf16 or fp32 when the architecture is BERT,
-                RoBERTa or XLM-R, else the Hugging Face forward; True = always (ConfigError if the architecture is not supported);
-                False = always the Hugging Face forward.
+                RoBERTa or XLM-R, else the Hugging Face forward; True = always (ConfigError if
+                the architecture is not supported); False = always the Hugging Face forward.
             hf_model_kwargs: extra keyword arguments for ``AutoModel.from_pretrained`` (escape hatch).
 
         Raises:
