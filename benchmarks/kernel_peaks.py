@@ -4,9 +4,12 @@ Run from the repository root:
     python benchmarks/kernel_peaks.py --json
 
 Prints GFLOP/s of the model's matrix products (fp32 and bf16, plain torch and oneDNN-prepacked
-with the fused GELU) and of attention on one 256-token row (12 heads of 32: torch's SDPA and the
-matmul-softmax-matmul the packed forward runs), plus the softmax alone. The ratio of the bf16
-to the fp32 matrix products bounds what bf16 can gain over sentence-transformers' fp32 encode.
+with the fused GELU), of the same products in int8 (``torch._int_mm``: int8 x int8 -> int32, the
+VNNI kernel any int8 mode would run; quantising costs extra and is not counted), and of attention
+on one 256-token row (12 heads of 32: torch's SDPA and the matmul-softmax-matmul the packed
+forward runs), plus the softmax alone. The ratio of the bf16 to the fp32 matrix products bounds
+what bf16 can gain over sentence-transformers' fp32 encode; the int8 figure says whether an int8
+mode could go past that bound on this CPU.
 """
 
 from __future__ import annotations
@@ -59,7 +62,27 @@ def matmuls(tokens: int, repeats: int) -> dict[str, float]:
     out["bf16_over_fp32"] = round(out["linear_bf16_gflops"] / out["linear_fp32_gflops"], 2)
     if "onednn_bf16_gflops" in out:
         out["onednn_bf16_over_fp32"] = round(out["onednn_bf16_gflops"] / out["linear_fp32_gflops"], 2)
+    out.update(int8_matmuls(tokens, shapes, repeats, out["linear_fp32_gflops"]))
+    if "int8_gops" in out and "onednn_bf16_gflops" in out:
+        out["int8_over_onednn_bf16"] = round(out["int8_gops"] / out["onednn_bf16_gflops"], 2)
     return out
+
+
+def int8_matmuls(tokens: int, shapes: list[tuple[int, int]], repeats: int, fp32_gflops: float) -> dict[str, float]:
+    """Giga-ops/s of the same products in int8 (int32 results), or nothing where torch lacks the kernel."""
+    xs = {k: torch.randint(-127, 128, (tokens, k), dtype=torch.int8) for k in (384, 1536)}
+    ws = [torch.randint(-127, 128, (k, n), dtype=torch.int8) for k, n in shapes]
+
+    def products(xs: dict = xs, ws: list = ws) -> None:
+        for w in ws:
+            torch._int_mm(xs[w.shape[0]], w)
+
+    try:
+        seconds = _seconds(products, repeats)
+    except (RuntimeError, NotImplementedError):  # no CPU int8 matmul in this torch build
+        return {}
+    gops = round(sum(2 * tokens * k * n for k, n in shapes) / seconds / 1e9, 1)
+    return {"int8_gops": gops, "int8_over_fp32": round(gops / fp32_gflops, 2)}
 
 
 def attention(rows: int, length: int, repeats: int) -> dict[str, float]:

@@ -41,5 +41,5 @@ def test_kernel_peaks_script_runs(tmp_path: Path) -> None:
     script = Path(__file__).resolve().parents[1] / "benchmarks" / "kernel_peaks.py"
     out = subprocess.run([sys.executable, str(script), "--tokens", "64", "--repeats", "1", "--json"], capture_output=True, text=True, check=True)
     report = json.loads(out.stdout)
-    for key in ("linear_fp32_gflops", "linear_bf16_gflops", "bf16_over_fp32", "attn256_eager_fp32_gflops", "attn256_softmax_bf16_ns_per_score"):
+    for key in ("linear_fp32_gflops", "linear_bf16_gflops", "bf16_over_fp32", "int8_gops", "attn256_eager_fp32_gflops", "attn256_softmax_bf16_ns_per_score"):
         assert report[key] > 0
