@@ -114,7 +114,9 @@ def score_fusion(
 
     Each list is scaled on its own (min-max: best 1, worst 0; or z-score). A document absent
     from a list gets that list's lowest normalised score, as if ranked just below its last hit.
-    An empty list contributes nothing.
+    A list whose scores are all equal (one hit, or ties) has no worst hit: its hits get 1 and
+    documents absent from it 0, so a lone keyword match keeps its weight. An empty list
+    contributes nothing.
 
     Args:
         rankings: hit lists with comparable scores within each list; ids unique within a list.
@@ -132,10 +134,7 @@ def score_fusion(
     normalised = [_normalise(hits, how) for hits in rankings]
     ids = list(dict.fromkeys(h.id for hits in rankings for h in hits))
     fused = {d: 0.0 for d in ids}
-    for scores, weight in zip(normalised, weights):
-        if not scores:
-            continue
-        floor = min(scores.values())
+    for (scores, floor), weight in zip(normalised, weights):
         for d in ids:
             fused[d] += weight * scores.get(d, floor)
     return _ranked(fused, "score")
@@ -242,20 +241,25 @@ def _check_unique(hits: Sequence[Hit]) -> None:
         seen.add(hit.id)
 
 
-def _normalise(hits: Sequence[Hit], how: Normalization) -> dict[str, float]:
+def _normalise(hits: Sequence[Hit], how: Normalization) -> tuple[dict[str, float], float]:
+    """Normalised score per id, and the score of an id absent from the list."""
     _check_unique(hits)
     if not hits:
-        return {}
+        return {}, 0.0
     scores = [h.score for h in hits]
     if not all(math.isfinite(s) for s in scores):
         raise InvalidInputError(f"scores must be finite to normalise; got {scores[:5]}...")
+    low, high = min(scores), max(scores)
+    if high == low:
+        # one hit, or all equal: every hit is as good as the best, and better than any document
+        # the list did not return (taking the hits' own score as the floor would erase the list)
+        return {h.id: 1.0 for h in hits}, 0.0
     if how is Normalization.MINMAX:
-        low, span = min(scores), max(scores) - min(scores)
-        # one hit, or all equal: every hit is as good as the best
-        return {h.id: (h.score - low) / span if span > 0 else 1.0 for h in hits}
+        return {h.id: (h.score - low) / (high - low) for h in hits}, 0.0
     mean = sum(scores) / len(scores)
     std = math.sqrt(sum((s - mean) ** 2 for s in scores) / len(scores))
-    return {h.id: (h.score - mean) / std if std > 0 else 0.0 for h in hits}
+    normalised = {h.id: (h.score - mean) / std for h in hits}
+    return normalised, min(normalised.values())
 
 
 def _ranked(scores: dict[str, float], source: str) -> list[Hit]:

@@ -94,3 +94,32 @@ def test_fusion_config_validation() -> None:
         FusionConfig(dense_weight=0.0, bm25_weight=0.0)
     with pytest.raises(ConfigError, match="depth must be"):
         FusionConfig(depth=0)
+
+
+@pytest.mark.parametrize("normalization", ["minmax", "zscore"])
+def test_score_fusion_lone_hit_keeps_its_weight(normalization: str) -> None:
+    # BM25 found the query word in one chunk only: that chunk must rise above dense-only ones
+    dense = _hits(("a", 0.62), ("b", 0.60), ("lone", 0.58), ("c", 0.2))
+    fused = score_fusion([dense, _hits(("lone", 7.3))], weights=[0.5, 0.5], normalization=normalization)
+    assert fused[0].id == "lone"
+    # absent from the dense list too, it still beats every document BM25 did not return, but one
+    fused = score_fusion([dense[:2], _hits(("lone", 7.3))], weights=[0.5, 0.5], normalization=normalization)
+    assert {h.id for h in fused[:2]} == {"a", "lone"}
+
+
+def test_score_fusion_all_tied_list_and_no_hit_list() -> None:
+    dense = _hits(("a", 0.9), ("b", 0.5), ("c", 0.1))
+    tied = _hits(("c", 2.0), ("b", 2.0))
+    fused = score_fusion([dense, tied], weights=[0.5, 0.5])
+    # b: .25 + .5, c: 0 + .5, a: .5 + 0 -> b first; a and c tie and keep first-seen order
+    assert _ids_scores(fused) == [("b", 0.75), ("a", 0.5), ("c", 0.5)]
+    # no BM25 hit: the dense order stands
+    assert [h.id for h in score_fusion([dense, []], weights=[0.5, 0.5])] == ["a", "b", "c"]
+    assert score_fusion([[], []]) == []
+
+
+def test_score_fusion_is_repeatable() -> None:
+    dense = _hits(*[(f"d{i}", 1.0 - i / 50) for i in range(40)])
+    lexical = _hits(*[(f"d{i}", 10.0 - i % 7) for i in range(0, 40, 3)])
+    first = score_fusion([dense, lexical])
+    assert all(score_fusion([dense, lexical]) == first for _ in range(20))
