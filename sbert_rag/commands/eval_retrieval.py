@@ -62,6 +62,10 @@ def run(args: argparse.Namespace) -> int:
     """Evaluate and print the result; errors of sbert_rag propagate to the CLI's handler."""
     started = time.perf_counter()
     dataset = load_beir(args.set_dir, args.split, args.corpus)
+    skipped = len(dataset.skipped_documents)
+    if skipped:
+        print(f"note: skipped {skipped} documents whose title and text are blank; judgments of them count as misses",
+              file=sys.stderr)
     fusion = FusionConfig(
         method=args.fusion, dense_weight=args.dense_weight, bm25_weight=args.bm25_weight,
         normalization=args.normalization, rrf_k=args.rrf_k, depth=args.depth, aggregation=args.aggregation,
@@ -88,11 +92,13 @@ def run(args: argparse.Namespace) -> int:
     else:
         rankings = dense if dense is not None else lexical
     result = score_rankings(rankings or {}, dataset)
-    result.update(mode=args.mode, split=args.split, **extra, seconds=round(time.perf_counter() - started, 1))
+    result.update(mode=args.mode, split=args.split, skipped_documents=skipped, **extra,
+                  seconds=round(time.perf_counter() - started, 1))
     if args.json:
         print(json.dumps(result))
     else:
-        print(f"{args.mode} on {dataset.split} ({result['queries']} queries, {result['docs']} docs): "
+        print(f"{args.mode} on {dataset.split} ({result['queries']} queries, {result['docs']} docs, "
+              f"{skipped} blank skipped): "
               f"nDCG@10 {result['ndcg@10']:.2f}  recall@100 {result['recall@100']:.2f}  MRR@10 {result['mrr@10']:.2f}")
     return 0
 

@@ -1,8 +1,12 @@
 """Load a retrieval set in BEIR layout: ``corpus.jsonl[.gz]``, ``queries.jsonl``, ``qrels/<split>.tsv``.
 
 Owns reading and validating the three files: unique ids, every judged query and document present,
-clear messages naming the file, line and fix. Keeps only the queries judged in the split.
-Deliberately does not download sets (point it at a local folder) and does not score anything.
+clear messages naming the file, line and fix. Keeps only the queries judged in the split. Skips
+documents whose title and text are both blank (real BEIR sets hold a few): there is nothing to
+embed or match, so they are left out of the corpus and their ids listed on the result. A judgment
+of a skipped document is kept, so it still counts as relevant when scoring (``metrics.evaluate``
+puts every judged document in the ideal ranking and recall's denominator); it just can never be
+retrieved. Deliberately does not download sets (point it at a local folder) and does not score anything.
 """
 
 from __future__ import annotations
@@ -38,14 +42,17 @@ class RetrievalSet:
     Attributes:
         corpus: document id -> document, in file order.
         queries: query id -> text, only the queries judged in the split, in file order.
-        qrels: query id -> {document id: graded relevance}.
+        qrels: query id -> {document id: graded relevance}; may name skipped documents.
         split: the qrels split name.
+        skipped_documents: ids of the documents left out of ``corpus`` because their title and
+            text are both empty or whitespace, in file order.
     """
 
     corpus: dict[str, Document]
     queries: dict[str, str]
     qrels: dict[str, dict[str, int]]
     split: str
+    skipped_documents: tuple[str, ...] = ()
 
 
 def load_beir(set_dir: str | Path, split: str = "test", corpus_dir: str | Path | None = None) -> RetrievalSet:
@@ -57,11 +64,14 @@ def load_beir(set_dir: str | Path, split: str = "test", corpus_dir: str | Path |
         corpus_dir: folder with ``corpus.jsonl`` or ``corpus.jsonl.gz``; ``None`` means ``set_dir``.
 
     Returns:
-        The corpus, the judged queries and their qrels.
+        The corpus, the judged queries and their qrels, and the ids of the blank documents
+        skipped (title and text both empty or whitespace). Judgments of skipped documents stay
+        in ``qrels``: they count as relevant but can never be retrieved.
 
     Raises:
         InvalidInputError: a file is missing, a line is not valid JSON or lacks ``_id``/``text``, an
-            id repeats, the corpus is empty, or the qrels name a query or document that is absent.
+            id repeats, the corpus holds no document with text, or the qrels name a query or a
+            document that is absent from the files (a skipped blank document is not absent).
     """
     set_path = Path(set_dir)
     corpus_path = _corpus_file(Path(corpus_dir) if corpus_dir is not None else set_path)
@@ -76,13 +86,19 @@ def load_beir(set_dir: str | Path, split: str = "test", corpus_dir: str | Path |
         raise InvalidInputError(f"no queries file {queries_path}; a BEIR set needs queries.jsonl")
 
     corpus: dict[str, Document] = {}
+    skipped: dict[str, None] = {}  # blank documents, kept apart so qrels may still name them
     for line_no, row in _read_jsonl(corpus_path):
         doc_id = _field(row, "_id", corpus_path, line_no)
-        if doc_id in corpus:
+        if doc_id in corpus or doc_id in skipped:
             raise InvalidInputError(f"{corpus_path} line {line_no}: document id {doc_id!r} appears twice")
-        corpus[doc_id] = Document(doc_id, _field(row, "text", corpus_path, line_no), str(row.get("title") or ""))
+        doc = Document(doc_id, _field(row, "text", corpus_path, line_no), str(row.get("title") or ""))
+        if doc.text.strip() or doc.title.strip():
+            corpus[doc_id] = doc
+        else:
+            skipped[doc_id] = None
     if not corpus:
-        raise InvalidInputError(f"{corpus_path} holds no documents; nothing to search")
+        blank = f" ({len(skipped)} blank ones skipped)" if skipped else ""
+        raise InvalidInputError(f"{corpus_path} holds no documents with a title or text{blank}; nothing to search")
 
     all_queries: dict[str, str] = {}
     for line_no, row in _read_jsonl(queries_path):
@@ -96,13 +112,13 @@ def load_beir(set_dir: str | Path, split: str = "test", corpus_dir: str | Path |
         if qid not in all_queries:
             raise InvalidInputError(f"{qrels_path}: query id {qid!r} is not in {queries_path}; fix or drop that row")
         for doc_id in judged:
-            if doc_id not in corpus:
+            if doc_id not in corpus and doc_id not in skipped:
                 raise InvalidInputError(
                     f"{qrels_path}: query {qid!r} judges document {doc_id!r}, which is not in {corpus_path}. "
                     f"Check --corpus points at the matching corpus, or drop that row"
                 )
     queries = {qid: text for qid, text in all_queries.items() if qid in qrels}
-    return RetrievalSet(corpus=corpus, queries=queries, qrels=qrels, split=split)
+    return RetrievalSet(corpus=corpus, queries=queries, qrels=qrels, split=split, skipped_documents=tuple(skipped))
 
 
 def _corpus_file(folder: Path) -> Path:

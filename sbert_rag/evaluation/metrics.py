@@ -5,7 +5,9 @@ Conventions follow trec_eval/pytrec_eval, which BEIR calls: nDCG uses linear gai
 score) and ``1 / log2(rank + 1)`` discounts, and its ideal ranking takes all judged documents;
 recall and MRR count a document as relevant when its score is > 0; recall divides by the number of
 relevant documents (not by ``min(k, relevant)``). A judged query missing from the run scores 0.
-Queries with no relevant judgment are skipped. Deliberately computes no statistics or
+A judged document no run can return (absent from the searched corpus, such as a blank one that
+``load_beir`` skipped) still counts as relevant: it stays in the ideal ranking and in recall's
+denominator. Queries with no relevant judgment are skipped. Deliberately computes no statistics or
 significance tests, and never sees a model.
 """
 

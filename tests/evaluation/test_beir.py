@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from sbert_rag.errors import InvalidInputError
-from sbert_rag.evaluation import Document, load_beir
+from sbert_rag.evaluation import Document, evaluate, load_beir
 
 CORPUS = [
     {"_id": "d1", "title": "Cats", "text": "Cats purr when content."},
@@ -49,6 +49,32 @@ def test_load_beir_separate_corpus_dir(tmp_path: Path) -> None:
     assert len(load_beir(set_dir, "dev", corpus_dir=corpus_dir).corpus) == 3
     with pytest.raises(InvalidInputError, match="no corpus.jsonl or corpus.jsonl.gz in .*pass --corpus"):
         load_beir(set_dir, "dev")
+
+
+def test_load_beir_skips_blank_documents_and_keeps_their_judgments(tmp_path: Path) -> None:
+    blank = [{"_id": "d4", "title": " ", "text": "\t\n "}, {"_id": "d5", "text": ""}]
+    folder = write_set(tmp_path / "set", corpus=[CORPUS[0], *blank, *CORPUS[1:]], qrels=QRELS + "q2\td4\t1\n")
+    data = load_beir(folder, "dev")
+    assert list(data.corpus) == ["d1", "d2", "d3"]
+    assert data.skipped_documents == ("d4", "d5")
+    assert data.qrels["q2"] == {"d2": 2, "d4": 1}
+    # the skipped document still counts as relevant: a perfect run over the corpus finds half of q2's
+    metrics = evaluate({"q1": ["d1"], "q2": ["d2", "d3"]}, data.qrels, recall_k=10)
+    assert metrics["recall@10"] == pytest.approx((1.0 + 0.5) / 2)
+    assert metrics["ndcg@10"] < 1.0 and metrics["mrr@10"] == 1.0
+
+
+def test_load_beir_title_only_document_is_kept(tmp_path: Path) -> None:
+    data = load_beir(write_set(tmp_path / "set", corpus=[*CORPUS, {"_id": "d4", "title": "Owls", "text": " "}]), "dev")
+    assert "d4" in data.corpus and data.skipped_documents == ()
+
+
+def test_load_beir_blank_documents_errors(tmp_path: Path) -> None:
+    blank = {"_id": "d1", "title": "", "text": " "}
+    with pytest.raises(InvalidInputError, match="line 2: document id 'd1' appears twice"):
+        load_beir(write_set(tmp_path / "a", corpus=[blank, CORPUS[0]]), "dev")
+    with pytest.raises(InvalidInputError, match=r"holds no documents with a title or text \(1 blank ones skipped\)"):
+        load_beir(write_set(tmp_path / "b", corpus=[blank], qrels="q1\td1\t1\n"), "dev")
 
 
 def test_load_beir_qrels_document_not_in_corpus(tmp_path: Path) -> None:

@@ -81,6 +81,7 @@ def test_run_bm25_json(set_dir: Path, capsys, monkeypatch) -> None:
     # q4 shares no term with the corpus: it gets no hits and counts as a miss
     assert result["ndcg@10"] == 75.0 and result["recall@100"] == 75.0 and result["mrr@10"] == 75.0
     assert (result["queries"], result["docs"], result["queries_without_bm25_terms"]) == (4, 4, 1)
+    assert result["skipped_documents"] == 0
     assert result["mode"] == "bm25" and result["split"] == "test"
 
 
@@ -100,7 +101,26 @@ def test_run_rrf_options_and_text_output(set_dir: Path, capsys, monkeypatch) -> 
     args = parser.parse_args([str(set_dir), "--mode", "hybrid", "--fusion", "rrf", "--overlap-tokens", "0",
                               "--aggregation", "sum", "--stemmer", "none"])
     assert eval_retrieval.run(args) == 0
-    assert re.match(r"hybrid on test \(4 queries, 4 docs\): nDCG@10 \d+\.\d\d", capsys.readouterr().out)
+    assert re.match(r"hybrid on test \(4 queries, 4 docs, 0 blank skipped\): nDCG@10 \d+\.\d\d",
+                    capsys.readouterr().out)
+
+
+@pytest.mark.parametrize("mode", ["bm25", "dense", "hybrid"])
+def test_run_skips_blank_documents_and_reports_them(set_dir: Path, capsys, monkeypatch, mode: str) -> None:
+    blank = {"_id": "d5", "title": "", "text": "  "}
+    (set_dir / "corpus.jsonl").write_text("".join(json.dumps(d) + "\n" for d in [*CORPUS[:2], blank, *CORPUS[2:]]),
+                                          encoding="utf-8")
+    (set_dir / "qrels" / "test.tsv").write_text(QRELS + "q1\td5\t1\n", encoding="utf-8")
+    monkeypatch.setattr(eval_retrieval, "build_encoder", lambda args: FakeTextEncoder())
+    parser = argparse.ArgumentParser()
+    eval_retrieval.add_arguments(parser)
+    assert eval_retrieval.run(parser.parse_args([str(set_dir), "--mode", mode, "--overlap-tokens", "2"])) == 0
+    captured = capsys.readouterr()
+    assert re.match(r"\w+ on test \(4 queries, 4 docs, 1 blank skipped\)", captured.out)
+    assert "skipped 1 documents whose title and text are blank" in captured.err
+    result = _run([str(set_dir), "--mode", mode, "--json", "--overlap-tokens", "2"], capsys, monkeypatch)
+    assert (result["docs"], result["skipped_documents"]) == (4, 1)
+    assert result["recall@100"] < 100.0  # q1's judged blank document can never be retrieved
 
 
 def test_run_bad_split_names_the_fix(set_dir: Path, capsys, monkeypatch) -> None:
