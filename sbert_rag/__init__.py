@@ -46,6 +46,8 @@ _LAZY: dict[str, str] = {
     "reciprocal_rank_fusion": "sbert_rag.retrieval.fusion",
     "score_fusion": "sbert_rag.retrieval.fusion",
     "HybridRetriever": "sbert_rag.retrieval.hybrid",
+    "Store": "sbert_rag.indexing.engine",
+    "SearchHit": "sbert_rag.indexing.engine",
     "load_beir": "sbert_rag.evaluation.beir",
     # image branch
     "CLIPEncoder": "sbert_rag.image.clip_encoder",
@@ -63,6 +65,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from sbert_rag.retrieval.dense import DenseIndex
     from sbert_rag.retrieval.fusion import FusionConfig, fuse, reciprocal_rank_fusion, score_fusion
     from sbert_rag.retrieval.hybrid import HybridRetriever
+    from sbert_rag.indexing.engine import SearchHit, Store
     from sbert_rag.encoding.dual import DualEncoder, load_encoder
     from sbert_rag.encoding.loading import default_model_path
     from sbert_rag.encoding.report import EncodeResult, OverflowReport

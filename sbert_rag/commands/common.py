@@ -47,3 +47,11 @@ def add_store_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dtype", default="auto",
                         help="auto (bf16 where the hardware has it), float32, bfloat16, float16 (default: auto)")
     parser.add_argument("--batch-size", type=int, default=64, help="texts or images per forward pass (default: 64)")
+
+
+def open_store(args: argparse.Namespace, *, create: bool = False, clip: str | None = None) -> Any:
+    """The ``sbert_rag.Store`` the store options name (models load on first use)."""
+    from sbert_rag.indexing.engine import Store
+
+    return Store.open(args.store, create=create, model=args.model, clip=clip, device=args.device,
+                      dtype=args.dtype, batch_size=args.batch_size)

@@ -1,7 +1,7 @@
 """``sbert-rag index DIR``: index a folder's text, Markdown, HTML, PDF (and image) files into a store.
 
-Owns the command's arguments and its summary (text, or ``--json``). Takes the store's writer lock
-for the whole run; the run itself is ``sbert_rag.indexing.Indexer`` (idempotent and resumable:
+Owns the command's arguments and its summary (text, or ``--json``). The run itself is
+``sbert_rag.Store.add_folder`` (writer lock held for the whole run; idempotent and resumable:
 re-run after any interruption). Progress goes to stderr, the summary to stdout.
 """
 
@@ -12,18 +12,9 @@ import json
 import time
 from pathlib import Path
 
-from sbert_rag.commands.common import add_store_arguments
+from sbert_rag.commands.common import add_store_arguments, open_store
 from sbert_rag.errors import InvalidInputError
-from sbert_rag.indexing import (
-    Indexer,
-    IndexOptions,
-    IndexReport,
-    IndexStore,
-    ModelOptions,
-    StoreModels,
-    WriterLock,
-    prepare_store,
-)
+from sbert_rag.indexing.indexer import IndexOptions, IndexReport
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -57,14 +48,8 @@ def run(args: argparse.Namespace) -> int:
         prune=args.prune, embed_batch=args.embed_batch, max_file_bytes=int(args.max_file_mb * 1e6),
         progress=not args.quiet, moved=args.moved,
     )
-    with WriterLock(Path(args.store).expanduser()):
-        store = IndexStore.open(args.store, must_exist=False)
-        models = StoreModels(store.path, store.manifest, ModelOptions(
-            model=args.model, clip=args.clip, device=args.device, dtype=args.dtype, batch_size=args.batch_size,
-        ))
-        chunking = {"max_tokens": args.max_tokens, "overlap_tokens": args.overlap_tokens}
-        prepare_store(store, models, root.resolve(), chunking, moved=args.moved)
-        report = Indexer(store, models, root.resolve(), options).run()
+    store = open_store(args, create=True, clip=args.clip)
+    report = store.add_folder(root, max_tokens=args.max_tokens, overlap_tokens=args.overlap_tokens, options=options)
     report.seconds = round(time.perf_counter() - started, 2)  # model loading included
     print(json.dumps(report.to_dict()) if args.json else format_report(report))
     return 0

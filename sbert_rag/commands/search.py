@@ -2,7 +2,7 @@
 
 Owns the command's arguments and output: rank, score, file, ``[start:end]`` character span (and
 PDF page) with a one-line snippet; images show their path. Takes no lock, so it runs while an
-index run writes the store. The search itself is ``sbert_rag.indexing.search_store``.
+index run writes the store. The search itself is ``sbert_rag.Store.search``.
 """
 
 from __future__ import annotations
@@ -10,9 +10,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from sbert_rag.commands.common import add_store_arguments
-from sbert_rag.indexing import IndexStore, ModelOptions, SearchHit, StoreModels, search_store
-from sbert_rag.indexing.searcher import MODES
+from sbert_rag.commands.common import add_store_arguments, open_store
+from sbert_rag.indexing.engine import MODES, SearchHit
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,11 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Search and print; errors of sbert_rag propagate to the CLI's handler."""
-    store = IndexStore.open(args.store, must_exist=True)
-    models = StoreModels(store.path, store.manifest, ModelOptions(
-        model=args.model, device=args.device, dtype=args.dtype, batch_size=args.batch_size,
-    ))
-    hits = search_store(store, models, args.query, args.k, args.mode)
+    store = open_store(args)
+    hits = store.search(args.query, args.k, args.mode)
     if args.json:
         print(json.dumps([h.to_dict() for h in hits], ensure_ascii=False))
     elif not hits:

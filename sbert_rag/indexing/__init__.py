@@ -8,6 +8,7 @@ a store is opened, a PDF read or a model loaded.
 
 from __future__ import annotations
 
+from sbert_rag.indexing.engine import Store
 from sbert_rag.indexing.indexer import Indexer, IndexOptions, IndexReport, SkippedFile, prepare_store
 from sbert_rag.indexing.lock import WriterLock
 from sbert_rag.indexing.manifest import Manifest
@@ -19,6 +20,6 @@ from sbert_rag.indexing.store import IndexStore
 
 __all__ = [
     "IndexOptions", "IndexReport", "IndexStore", "Indexer", "Manifest", "ModelOptions", "SearchHit", "SkippedFile",
-    "StoreModels", "WriterLock", "content_id", "ids_fingerprint", "load_sidecar", "prepare_store", "read_collection",
+    "Store", "StoreModels", "WriterLock", "content_id", "ids_fingerprint", "load_sidecar", "prepare_store", "read_collection",
     "save_sidecar", "search_store",
 ]

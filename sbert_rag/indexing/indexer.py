@@ -34,7 +34,7 @@ from sbert_rag.indexing.store import FileState, IndexStore, Record
 from sbert_rag.retrieval.bm25 import BM25Config
 
 IMAGE_BATCH = 16  # decoded images held before embedding: photos are large in memory
-_STORE_LEFTOVERS = ("index.lock", "chroma.lock", "chroma", "bm25")  # what a first run killed early may leave
+_STORE_LEFTOVERS = ("index.lock", "chroma.lock", "chroma", "bm25", "dense", "dense-images")  # what a first run killed early may leave
 
 
 @dataclass(frozen=True)
@@ -109,7 +109,7 @@ class _Plan:
 
 
 def prepare_store(
-    store: IndexStore, models: StoreModels, root: Path, chunking: dict[str, Any], *, moved: bool
+    store: IndexStore, models: StoreModels, root: Path | None, chunking: dict[str, Any], *, moved: bool
 ) -> Manifest:
     """Create the manifest of a new store, or check an existing one against this run's options.
 
@@ -119,7 +119,7 @@ def prepare_store(
     Args:
         store: the store, its writer lock held.
         models: the models of this run.
-        root: the folder to index (absolute).
+        root: the folder to index (absolute); None when texts are added without a folder.
         chunking: ``max_tokens`` and ``overlap_tokens`` asked for (None = recorded or default).
         moved: accept another folder than the recorded one, as the same folder moved.
 
@@ -136,19 +136,19 @@ def prepare_store(
         if strays:
             raise ConfigError(
                 f"{str(store.path)!r} is not an sbert-rag store (no store.json) and holds other files "
-                f"({', '.join(strays[:5])}); pass a new or empty folder as --store"
+                f"({', '.join(strays[:5])}); use a new or empty folder for the store"
             )
         chunker = models.chunker({k: v for k, v in chunking.items() if v is not None})
         manifest = Manifest(
-            root=str(root),
+            root=str(root) if root is not None else "",
             model=models.identity(),
             chunking={"max_tokens": chunker.max_tokens, "overlap_tokens": chunker.config.overlap_tokens,
                       "include_title": chunker.config.include_title},
             bm25=asdict(BM25Config()),
             clip=models.clip_identity(),
         )
-    else:
-        check_root(manifest, root, store.path, moved=moved)
+    elif root is not None:
+        check_root(manifest, root, store.path, moved=moved or not manifest.root)
         check_chunking(manifest, chunking, store.path)
         manifest.root = str(root)
         if models.has_clip and manifest.clip is None:
@@ -211,7 +211,8 @@ class Indexer:
             bar.close()
         with self.store.session():
             self._prune({f.rel for f in walk.files}, states)
-            self.store.bm25(save=True)
+            for kind in ("text", "image"):
+                self.store.indexes(kind, save=True)
             report.totals = self.store.counts()
         self.manifest.touch()
         self.manifest.write(self.store.path)

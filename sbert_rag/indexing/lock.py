@@ -79,7 +79,7 @@ class WriterLock:
             )
             raise StoreLockedError(
                 f"store {str(self.store)!r} is being written by another 'sbert-rag index' run ({who}). "
-                f"Wait for it to finish (searches work meanwhile), or index into another --store. "
+                f"Wait for it to finish (searches work meanwhile), or index into another store folder. "
                 f"The lock is released when that process exits, even if it is killed."
             )
 

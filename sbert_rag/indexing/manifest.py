@@ -75,12 +75,12 @@ class Manifest:
         if not isinstance(data, dict) or data.get("format_version") != FORMAT_VERSION or not known >= set(data):
             raise ModelLoadError(
                 f"{str(path)!r} is not a format {FORMAT_VERSION} sbert-rag store manifest; "
-                f"index into a new --store"
+                f"index into a new store folder"
             )
         try:
             return cls(**data)
         except TypeError as err:
-            raise ModelLoadError(f"{str(path)!r} lacks a required field ({err}); index into a new --store") from err
+            raise ModelLoadError(f"{str(path)!r} lacks a required field ({err}); index into a new store folder") from err
 
     def write(self, store: Path) -> None:
         """Write ``store/store.json`` atomically."""
@@ -120,15 +120,15 @@ def check_requested_models(manifest: Manifest, model: str | None, clip: str | No
         ConfigError: a requested model differs from the recorded one; both are named.
     """
     recorded_clip = manifest.clip or {}
-    for option, what, recorded, dim, asked in (
-        ("--model", "model", manifest.model_name, manifest.dim, model),
-        ("--clip", "CLIP model", recorded_clip.get("path"), recorded_clip.get("dim"), clip),
+    for what, recorded, dim, asked in (
+        ("model", manifest.model_name, manifest.dim, model),
+        ("CLIP model", recorded_clip.get("path"), recorded_clip.get("dim"), clip),
     ):
         if asked is not None and recorded is not None and asked != recorded:
             raise ConfigError(
                 f"store {str(store)!r} was built with {what} {recorded!r} (dim {dim}); refusing {what} "
-                f"{asked!r}: vectors of two models cannot be compared. Drop {option} to use the recorded "
-                f"one, or pass another --store for {asked!r}."
+                f"{asked!r}: vectors of two models cannot be compared. Leave the {what} out to use the "
+                f"recorded one, or use another store folder for {asked!r}."
             )
 
 
@@ -147,7 +147,7 @@ def check_vectors(manifest: Manifest, loaded: dict[str, Any], store: Path) -> No
         manifest.model, loaded, store,
         f"was built with model {manifest.model_name!r} (dim {manifest.dim}), but the model loaded now is "
         f"{loaded.get('model')!r} (dim {loaded.get('dim')}) and gives other vectors",
-        "Restore the recorded model, or index into another --store.",
+        "Restore the recorded model, or index into another store folder.",
     )
 
 
@@ -166,7 +166,7 @@ def check_chunking(manifest: Manifest, requested: dict[str, Any], store: Path) -
     _refuse_changes(
         {k: manifest.chunking.get(k) for k in asked}, asked, store,
         "was chunked with other settings, and chunks of both would stay",
-        "Drop the option to use the recorded value, or pass another --store.",
+        "Leave the setting out to use the recorded value, or use another store folder.",
     )
 
 
@@ -179,8 +179,8 @@ def check_root(manifest: Manifest, root: Path, store: Path, *, moved: bool) -> N
     if str(root) != manifest.root and not moved:
         raise ConfigError(
             f"store {str(store)!r} indexes folder {manifest.root!r}, not {str(root)!r}: their files would mix "
-            f"(and --prune would remove the other folder's). Pass another --store for {str(root)!r}, or "
-            f"--moved if {manifest.root!r} was moved there."
+            f"(and pruning would remove the other folder's). Use another store folder for {str(root)!r}, or "
+            f"say the folder moved (moved=True) if {manifest.root!r} was moved there."
         )
 
 

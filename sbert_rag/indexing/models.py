@@ -105,7 +105,7 @@ class StoreModels:
                 raise ConfigError(
                     f"store {str(self.store_path)!r} holds CLIP vectors of dim {recorded.get('dim')}, but the "
                     f"CLIP model in {self.clip_path!r} now gives dim {clip.dim}. Restore that model, or index "
-                    f"into another --store."
+                    f"into another store folder."
                 )
             self._clip = clip
         return self._clip
@@ -132,6 +132,6 @@ def _clip_path(clip: str | None) -> str | None:
     path = Path(clip).expanduser()
     if not path.is_dir():
         raise ConfigError(
-            f"--clip {clip!r} is not a folder; pass a folder written by sbert_rag.image.CLIPEncoder.save"
+            f"CLIP model {clip!r} is not a folder; pass a folder written by sbert_rag.image.CLIPEncoder.save"
         )
     return str(path.resolve())

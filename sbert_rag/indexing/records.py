@@ -38,11 +38,13 @@ class CollectionRows:
         ids: record ids.
         documents: stored texts (empty unless asked for).
         metadatas: stored metadata dicts (empty unless asked for; ``{}`` for a record without).
+        embeddings: stored vectors, one array each (empty unless asked for).
     """
 
     ids: list[str] = field(default_factory=list)
     documents: list[str] = field(default_factory=list)
     metadatas: list[dict[str, Any]] = field(default_factory=list)
+    embeddings: list[Any] = field(default_factory=list)
 
 
 def read_collection(collection: Any, include: Sequence[str] = (), *, page_size: int = PAGE_SIZE) -> CollectionRows:
@@ -53,7 +55,7 @@ def read_collection(collection: Any, include: Sequence[str] = (), *, page_size: 
 
     Args:
         collection: a Chroma ``Collection`` (or anything with the same ``get``).
-        include: what to read besides ids: ``"documents"``, ``"metadatas"`` or both.
+        include: what to read besides ids: ``"documents"``, ``"metadatas"``, ``"embeddings"``.
         page_size: records per ``get`` call.
 
     Returns:
@@ -67,7 +69,10 @@ def read_collection(collection: Any, include: Sequence[str] = (), *, page_size: 
         got = page["ids"]
         documents = page.get("documents") or [None] * len(got)
         metadatas = page.get("metadatas") or [None] * len(got)
-        for rid, doc, meta in zip(got, documents, metadatas):
+        embeddings = page.get("embeddings")
+        if embeddings is None:
+            embeddings = [None] * len(got)
+        for rid, doc, meta, vector in zip(got, documents, metadatas, embeddings):
             if rid in seen:
                 continue
             seen.add(rid)
@@ -76,6 +81,8 @@ def read_collection(collection: Any, include: Sequence[str] = (), *, page_size: 
                 rows.documents.append(doc or "")
             if "metadatas" in include:
                 rows.metadatas.append(dict(meta or {}))
+            if "embeddings" in include:
+                rows.embeddings.append(vector)
         offset += len(got)
         if len(got) < page_size:
             return rows

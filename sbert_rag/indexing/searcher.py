@@ -1,22 +1,26 @@
 """Searching a store: dense, BM25 or hybrid over the chunks, plus images through CLIP's text tower.
 
-Owns one query against a store. Chunks are ranked densely (Chroma, cosine), lexically (the BM25
-sidecar, rebuilt in memory when it does not cover the stored chunks, e.g. while an index run is
-going or after one was killed; a search never writes records or the sidecar) or both, fused with
-``FusionConfig`` (min-max score fusion 0.5/0.5 by default). When the store holds images, a
-dense or hybrid query also ranks them with CLIP's text tower, and the chunk and image rankings
-are merged by ``best_rank_fusion`` (the two lists hold different items). Queries are embedded
-outside the store's access lock. Deliberately prints nothing (``sbert_rag.commands.search``).
+Owns one query against a store, through the one search path (``retrieval.sources.hybrid_search``).
+Chunks are ranked densely (exact: the memory-mapped dense sidecar, every vector scored),
+lexically (the BM25 sidecar) or both, fused with ``FusionConfig`` (min-max score fusion 0.5/0.5
+by default). A sidecar that does not cover the stored records (an index run is going, or one
+was killed) is rebuilt in memory; a search never writes. When the store holds images, a dense
+or hybrid query also ranks them with CLIP's text tower, and the chunk and image rankings are
+merged on one scale by ``score_fusion`` (each scaled to [0, 1]; the two lists hold different
+items). Models run outside the store's access lock. Deliberately prints nothing.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from sbert_rag.errors import InvalidInputError
 from sbert_rag.indexing.models import StoreModels
 from sbert_rag.indexing.store import IndexStore
-from sbert_rag.retrieval.fusion import FusionConfig, best_rank_fusion, fuse
+from sbert_rag.retrieval.fusion import FusionConfig, score_fusion
+from sbert_rag.retrieval.sources import BM25Source, DenseSource, Source, hybrid_search
 from sbert_rag.types import FloatMatrix, Hit
 
 MODES = ("hybrid", "dense", "bm25")
@@ -29,8 +33,9 @@ class SearchHit:
 
     Attributes:
         rank: 1-based position.
-        score: cosine (dense), BM25 score, fused score (hybrid) or best reciprocal rank (when
-            chunks and images are merged); only comparable within one result list.
+        score: cosine (dense), BM25 score, fused score in [0, 1] (hybrid), or each ranking's
+            score scaled to [0, 1] when chunks and images are merged; only comparable within
+            one result list.
         kind: ``"text"`` or ``"image"``.
         file: path relative to the indexed folder.
         start: character offset of the chunk in the file's extracted text (0 for images).
@@ -39,7 +44,9 @@ class SearchHit:
         title: the document title prepended to the chunk when it was embedded ("" if none).
         page: PDF page of the chunk's start (1-based), or None.
         id: the record id.
-        source: which ranking produced the score (``dense``, ``bm25``, ``score``, ``rrf``).
+        source: which ranking produced the score (``dense``, ``bm25``, ``hybrid``, ``score``
+            when text and image hits were merged).
+        metadata: the record's other metadata (what ``Store.add_texts`` was given).
     """
 
     rank: int
@@ -53,6 +60,7 @@ class SearchHit:
     page: int | None = None
     id: str = ""
     source: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)
 
     @property
     def snippet(self) -> str:
@@ -67,7 +75,7 @@ class SearchHit:
 
 def search_store(
     store: IndexStore, models: StoreModels, query: str, k: int = 10, mode: str = "hybrid",
-    fusion: FusionConfig | None = None,
+    fusion: FusionConfig | None = None, where: Mapping[str, Any] | None = None,
 ) -> list[SearchHit]:
     """Search a store.
 
@@ -79,6 +87,7 @@ def search_store(
         k: results wanted, >= 1; fewer when the store holds fewer (or BM25 matches fewer).
         mode: ``"hybrid"``, ``"dense"`` or ``"bm25"`` (chunks only: images have no words).
         fusion: chunk-level fusion of the hybrid mode; None = the tuned defaults.
+        where: a Chroma metadata filter; None = every record.
 
     Returns:
         Up to ``k`` hits, best first; empty for an empty store.
@@ -86,56 +95,115 @@ def search_store(
     Raises:
         InvalidInputError: the query is blank, ``k`` < 1, or ``mode`` is unknown.
     """
+    check_query(query, k, mode)
+    fusion = fusion or FusionConfig()
+    with store.session():
+        text = store.indexes("text", save=False, bm25=mode != "dense", dense=mode != "bm25")
+        images = store.indexes("image", save=False, bm25=False) if models.has_clip and mode != "bm25" else None
+        allowed = {kind: store.ids_where(kind, where) for kind in ("text", "image")} if where else {}
+    # models run outside the store's access lock, so an index run is held up only by Chroma calls
+    dense = _filtered(DenseSource(models.text, text.dense), allowed.get("text")) if text.dense else None
+    lexical = _filtered(BM25Source(text.bm25), allowed.get("text")) if text.bm25 else None
+    texts = hybrid_search(dense, lexical, [query], k, fusion)[0] if dense or lexical else []
+    image_hits: list[Hit] = []
+    if images is not None and images.dense is not None:
+        source = _filtered(DenseSource(_CLIPTexts(models.clip), images.dense), allowed.get("image"))
+        image_hits = source.search([query], min(k, len(source)))[0] if len(source) else []
+    hits = score_fusion([texts, image_hits])[:k] if texts and image_hits else texts or image_hits
+    return fetch_hits(store, [h.id for h in hits], hits)
+
+
+def search_images(store: IndexStore, models: StoreModels, image: Any, k: int) -> list[SearchHit]:
+    """The ``k`` stored images nearest to ``image`` by CLIP cosine (exact)."""
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise InvalidInputError(f"k must be an integer >= 1; got {k!r}")
+    with store.session():
+        images = store.indexes("image", save=False, bm25=False)
+    if images.dense is None:
+        return []
+    vector = models.clip.encode_images([image])  # (1, dim)
+    hits = images.dense.search(vector, min(k, len(images.dense)))[0]
+    return fetch_hits(store, [h.id for h in hits], hits)
+
+
+def check_query(query: object, k: object, mode: object) -> None:
+    """Refuse a blank query, ``k`` < 1 or an unknown mode, naming the value and what is allowed.
+
+    Raises:
+        InvalidInputError: as above.
+    """
     if not isinstance(query, str) or not query.strip():
         raise InvalidInputError(f"the query is empty or blank: {query!r}; pass some words to search for")
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise InvalidInputError(f"k must be an integer >= 1; got {k!r}")
     if mode not in MODES:
         raise InvalidInputError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
-    fusion = fusion or FusionConfig()
-    depth = max(k, fusion.depth)
+
+
+class _CLIPTexts:
+    """CLIP's text tower seen as the query side of an ``Encoder`` (images are the passages)."""
+
+    def __init__(self, clip: Any) -> None:
+        self.clip = clip
+        self.dim = int(clip.dim)
+
+    def encode_queries(self, texts: Sequence[str]) -> FloatMatrix:
+        return self.clip.encode_texts(list(texts))
+
+    def encode_passages(self, texts: Sequence[str]) -> FloatMatrix:  # pragma: no cover - protocol only
+        raise InvalidInputError("images are embedded with CLIPEncoder.encode_images, not as text passages")
+
+
+class _Filtered:
+    """A source restricted to ``allowed`` ids: searched deeper until ``n`` allowed hits or the end."""
+
+    def __init__(self, inner: Source, allowed: set[str]) -> None:
+        self.inner = inner
+        self.allowed = allowed
+
+    def __len__(self) -> int:
+        return min(len(self.inner), len(self.allowed))
+
+    def search(self, queries: Sequence[str], n: int) -> list[list[Hit]]:
+        size = len(self.inner)
+        depth = min(size, max(n, 1) * 4)
+        while True:
+            raw = self.inner.search(queries, depth)
+            kept = [[h for h in hits if h.id in self.allowed][:n] for hits in raw]
+            if depth >= size or all(len(k) >= n or len(h) < depth for k, h in zip(kept, raw)):
+                return kept
+            depth = min(size, depth * 4)
+
+
+def _filtered(source: Source, allowed: set[str] | None) -> Source:
+    return source if allowed is None else _Filtered(source, allowed)
+
+
+def fetch_hits(store: IndexStore, ids: list[str], ranked: Sequence[Hit] | None = None) -> list[SearchHit]:
+    """Attach stored text and metadata to ranked ids; ids no longer stored are dropped.
+
+    Args:
+        store: the store.
+        ids: record ids (text or image), best first.
+        ranked: their hits (scores and sources); None = stored records looked up by id (score 0).
+    """
     with store.session():
-        has_texts, has_images = store.count("text") > 0, models.has_clip and store.count("image") > 0
-    # models run outside the store's access lock, so an index run is held up only by Chroma calls
-    text_vector = models.text.encode_queries([query]) if has_texts and mode != "bm25" else None
-    image_vector = models.clip.encode_texts([query]) if has_images and mode != "bm25" else None
-    with store.session():
-        texts = _text_hits(store, query, text_vector, depth, mode, fusion) if has_texts else []
-        images = store.query("image", image_vector, depth) if image_vector is not None else []
-        hits = best_rank_fusion([texts, images]) if texts and images else texts or images
-        return _resolve(store, hits[:k], {h.id for h in images})
-
-
-def _text_hits(
-    store: IndexStore, query: str, vector: FloatMatrix | None, depth: int, mode: str, fusion: FusionConfig
-) -> list[Hit]:
-    dense = store.query("text", vector, depth) if vector is not None else []
-    lexical: list[Hit] = []
-    if mode != "dense":
-        index = store.bm25(save=False)
-        if index is not None:
-            lexical = index.search([query], min(depth, len(index)), allow_no_match=True)[0]
-    if mode == "hybrid":
-        return fuse(dense, lexical, fusion) if dense or lexical else []
-    return dense or lexical
-
-
-def _resolve(store: IndexStore, hits: list[Hit], image_ids: set[str]) -> list[SearchHit]:
-    """Attach stored text and metadata; hits deleted since they were ranked are dropped."""
-    stored = {
-        **store.fetch("text", [h.id for h in hits if h.id not in image_ids]),
-        **store.fetch("image", [h.id for h in hits if h.id in image_ids]),
-    }
+        stored = {**store.fetch("text", ids), **store.fetch("image", ids)}
     out: list[SearchHit] = []
-    for hit in hits:
-        if hit.id not in stored:
+    for i, rid in enumerate(ids):
+        if rid not in stored:
             continue
-        text, meta = stored[hit.id]
-        page = meta.get("page")
+        text, meta = stored[rid]
+        hit = ranked[i] if ranked is not None else Hit(rid, 0.0)
+        page = meta.pop("page", None)
+        own = {key: meta.pop(key) for key in _OWN_KEYS if key in meta}
         out.append(SearchHit(
-            rank=len(out) + 1, score=float(hit.score), kind=str(meta.get("kind", "text")),
-            file=str(meta.get("file", "")), start=int(meta.get("start", 0)), end=int(meta.get("end", 0)),
-            text=text, title=str(meta.get("title", "")), page=int(page) if page is not None else None,
-            id=hit.id, source=hit.source,
+            rank=len(out) + 1, score=float(hit.score), kind=str(own.get("kind", "text")),
+            file=str(own.get("file", "")), start=int(own.get("start", 0)), end=int(own.get("end", 0)),
+            text=text, title=str(own.get("title", "")), page=int(page) if page is not None else None,
+            id=rid, source=hit.source, metadata=meta,
         ))
     return out
+
+
+_OWN_KEYS = ("file", "file_hash", "kind", "format", "start", "end", "chunk", "chunks", "title")

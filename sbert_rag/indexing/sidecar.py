@@ -1,4 +1,4 @@
-"""The BM25 sidecar of a vector store: a saved ``BM25Index`` stamped with the ids it covers.
+"""The sidecars of a vector store: a saved ``BM25Index`` or ``DenseIndex`` stamped with the ids it covers.
 
 Owns the sidecar folder: ``fingerprint.json`` names the fingerprint of the covered ids and the
 subfolder that holds the index (``bm25-<first 16 hex digits>``). A new index is written into its
@@ -14,18 +14,20 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from sbert_rag.errors import ModelLoadError
 from sbert_rag.indexing.records import ids_fingerprint
 from sbert_rag.retrieval.bm25 import BM25Config, BM25Index
+from sbert_rag.retrieval.dense import DenseIndex
 
 FINGERPRINT_FILE = "fingerprint.json"
 _SUBFOLDER = re.compile(r"\Abm25-[0-9a-f]{16}(\.tmp-\d+)?\Z")
 
 
-def save_sidecar(index: BM25Index, folder: str | Path) -> Path:
+def save_sidecar(index: BM25Index | DenseIndex, folder: str | Path) -> Path:
     """Write ``index`` into ``folder`` and make it the current sidecar; older ones are removed.
 
     Args:
@@ -55,13 +57,18 @@ def save_sidecar(index: BM25Index, folder: str | Path) -> Path:
     return final
 
 
-def load_sidecar(folder: str | Path, ids: Sequence[str], config: BM25Config) -> BM25Index | None:
-    """The saved index when it covers exactly ``ids`` under ``config``; None when missing or stale.
+def load_sidecar(
+    folder: str | Path, ids: Sequence[str], config: BM25Config | None = None,
+    *, loader: Callable[[Path], Any] | None = None,
+) -> Any:
+    """The saved index when it covers exactly ``ids`` (under ``config``); None when missing or stale.
 
     Args:
         folder: the sidecar folder.
         ids: the ids the store holds now.
-        config: the BM25 options the store searches with.
+        config: the BM25 options the store searches with (a BM25 sidecar).
+        loader: reads another kind of index from its subfolder (e.g. ``DenseIndex.load``);
+            None = ``BM25Index.load``, checked against ``config``.
 
     Returns:
         The loaded index, or None when there is none, it covers other ids, was built with other
@@ -76,10 +83,12 @@ def load_sidecar(folder: str | Path, ids: Sequence[str], config: BM25Config) -> 
     if not isinstance(name, str) or not _SUBFOLDER.match(name) or saved.get("ids_sha256") != ids_fingerprint(ids):
         return None
     try:
-        index = BM25Index.load(root / name)
+        index = (loader or BM25Index.load)(root / name)
     except (ModelLoadError, OSError, ValueError):
         return None  # removed or half-written by a concurrent writer
-    return index if index.config == config else None
+    if loader is None and index.config != config:
+        return None
+    return index
 
 
 def sidecar_fingerprint(folder: str | Path) -> str | None:

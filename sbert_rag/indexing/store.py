@@ -6,6 +6,9 @@ Owns the store folder's layout and every read and write of its records::
     STORE/chroma/        Chroma ``PersistentClient``: collection ``chunks`` (text model vectors)
                          and, with a CLIP model, ``images`` (CLIP vectors), both in cosine space
     STORE/bm25/          BM25 sidecar over the chunks (``sidecar``), stamped with their ids
+    STORE/dense/         the chunks' vectors as one float32 matrix (``DenseIndex``), stamped the same
+                         way: dense search is exact and memory-mapped, never Chroma's approximate
+                         graph; ``STORE/dense-images/`` likewise for images
     STORE/index.lock     the writer lock (``lock``)
     STORE/chroma.lock    the access lock around every Chroma session (``lock``)
 
@@ -24,23 +27,29 @@ from __future__ import annotations
 
 import contextlib
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from sbert_rag._deps import require
 from sbert_rag.chunking import passage_text
-from sbert_rag.errors import ConfigError
+from sbert_rag.errors import ConfigError, InvalidInputError
 from sbert_rag.indexing.lock import access_lock
 from sbert_rag.indexing.manifest import MANIFEST_FILE, Manifest
 from sbert_rag.indexing.records import CollectionRows, read_collection
 from sbert_rag.indexing.sidecar import clear_sidecar, load_sidecar, save_sidecar
 from sbert_rag.retrieval.bm25 import BM25Config, BM25Index
+from sbert_rag.retrieval.dense import DenseIndex
 from sbert_rag.types import Chunk, FloatMatrix, Hit
 
 COLLECTIONS = {"text": "chunks", "image": "images"}
 """Record kind -> Chroma collection name."""
+
+_SIDECARS = {"text": ("dense", "bm25"), "image": ("dense-images",)}
+"""Record kind -> its sidecar folders in the store (the dense one first)."""
 
 
 @dataclass
@@ -65,6 +74,21 @@ class FileState:
         return bool(self.ids) and all(
             m.get("file_hash") == file_hash and m.get("chunks") == len(self.ids) for m in self.metadatas.values()
         )
+
+
+@dataclass(frozen=True)
+class StoreIndexes:
+    """Exact search indexes over one kind of record, as stored at one moment.
+
+    Attributes:
+        ids: the stored record ids.
+        dense: their vectors (cosine), or None.
+        bm25: BM25 over their passages (text only), or None.
+    """
+
+    ids: list[str]
+    dense: DenseIndex | None = None
+    bm25: BM25Index | None = None
 
 
 @dataclass(frozen=True)
@@ -110,7 +134,7 @@ class IndexStore:
         if manifest is None and must_exist:
             raise ConfigError(
                 f"no sbert-rag store at {str(folder)!r} ({MANIFEST_FILE} is missing); create one with "
-                f"'sbert-rag index DIR --store {path}', or pass the --store an index run wrote"
+                f"Store.open(path, create=True).add_folder(DIR) (the index command), or open the folder an index run wrote"
             )
         return cls(folder, manifest)
 
@@ -168,10 +192,12 @@ class IndexStore:
 
     # ------------------------------------------------------------------ writing
     def file_states(self, kind: str) -> dict[str, FileState]:
-        """Stored records of ``kind`` grouped by their ``file`` metadata."""
+        """Stored records of ``kind`` that came from a folder's files, grouped by their ``file`` metadata."""
         states: dict[str, FileState] = defaultdict(FileState)
         rows = self.read(kind, ["metadatas"])
         for rid, meta in zip(rows.ids, rows.metadatas):
+            if "file_hash" not in meta:
+                continue  # added through Store.add_texts, not from a folder's file
             state = states[str(meta.get("file", ""))]
             state.ids.add(rid)
             state.metadatas[rid] = meta
@@ -222,21 +248,55 @@ class IndexStore:
         """The BM25 options recorded in the manifest."""
         return BM25Config.from_dict(dict(self.manifest.bm25)) if self.manifest else BM25Config()
 
-    def bm25(self, *, save: bool) -> BM25Index | None:
-        """The BM25 index over the chunks now stored: the sidecar if current, else rebuilt.
+    def indexes(self, kind: str, *, save: bool, bm25: bool = True, dense: bool = True) -> StoreIndexes:
+        """The exact search indexes over the records of ``kind`` now stored (one read of the ids).
+
+        Each is its sidecar when that covers exactly the stored ids, else rebuilt from the records
+        (e.g. while an index run is writing, or after one was killed). Dense vectors are mapped
+        from ``STORE/dense`` (``kind`` text) or ``STORE/dense-images``, never searched through
+        Chroma's approximate graph, so a query gives the same ranking on every run.
 
         Args:
-            save: write a rebuilt index as the new sidecar (only the holder of the writer lock may).
+            kind: ``"text"`` or ``"image"`` (images have no BM25 index).
+            save: write rebuilt indexes as the new sidecars (only the holder of the writer lock may).
+            bm25: load the BM25 index.
+            dense: load the dense index.
 
         Returns:
-            The index, or None when no chunk is stored.
+            The indexes; each None when not asked for or when no record of ``kind`` is stored.
         """
         with self.session():
-            ids = self.read("text").ids
+            ids = self.read(kind).ids
             if not ids:
                 if save:
-                    clear_sidecar(self.path / "bm25")
-                return None
+                    for folder in _SIDECARS[kind]:
+                        clear_sidecar(self.path / folder)
+                return StoreIndexes(ids)
+            return StoreIndexes(
+                ids,
+                dense=self._dense(kind, ids, save) if dense else None,
+                bm25=self._bm25(ids, save) if bm25 and kind == "text" else None,
+            )
+
+    def _dense(self, kind: str, ids: list[str], save: bool) -> DenseIndex:
+        folder = self.path / _SIDECARS[kind][0]
+        index = load_sidecar(folder, ids, loader=lambda p: DenseIndex.load(p, mmap=True))
+        if index is not None:
+            return index
+        rows = self.read(kind, ["embeddings"])
+        vectors = np.asarray(rows.embeddings, dtype=np.float32).reshape(len(rows.ids), -1)  # (n, dim)
+        index = DenseIndex(vectors.shape[1], "cosine")
+        index.add(rows.ids, vectors)
+        if save:
+            save_sidecar(index, folder)
+        return index
+
+    def bm25(self, *, save: bool) -> BM25Index | None:
+        """The BM25 index over the chunks now stored (see :meth:`indexes`); None when none is stored."""
+        return self.indexes("text", save=save, dense=False).bm25
+
+    def _bm25(self, ids: list[str], save: bool) -> BM25Index:
+        with self.session():
             index = load_sidecar(self.path / "bm25", ids, self.bm25_config)
             if index is not None:
                 return index
@@ -265,6 +325,24 @@ class IndexStore:
             Hit(rid, 1.0 - float(d), r, "dense")
             for r, (rid, d) in enumerate(zip(res["ids"][0], res["distances"][0]), start=1)
         ]
+
+    def ids_where(self, kind: str, where: Mapping[str, Any]) -> set[str]:
+        """Ids of the records of ``kind`` whose metadata match a Chroma ``where`` filter.
+
+        Raises:
+            InvalidInputError: Chroma refuses the filter (its reason is kept).
+        """
+        with self.session():
+            col = self._collection(kind)
+            if col is None:
+                return set()
+            try:
+                return set(col.get(where=dict(where), include=[])["ids"])
+            except ValueError as err:
+                raise InvalidInputError(
+                    f"where={dict(where)!r} is not a valid metadata filter: {err}; use Chroma's filter "
+                    f"syntax, e.g. {{'file': 'a.md'}} or {{'page': {{'$gte': 2}}}}"
+                ) from err
 
     def fetch(self, kind: str, ids: Sequence[str]) -> dict[str, tuple[str, dict[str, Any]]]:
         """Stored text and metadata of records by id; ids no longer stored are absent."""

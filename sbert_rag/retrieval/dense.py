@@ -165,8 +165,14 @@ class DenseIndex:
         return path
 
     @classmethod
-    def load(cls, folder: str | Path) -> DenseIndex:
+    def load(cls, folder: str | Path, *, mmap: bool = False) -> DenseIndex:
         """Load an index written by ``save``.
+
+        Args:
+            folder: the folder ``save`` wrote.
+            mmap: map ``vectors.npy`` read-only instead of reading it: opening costs nothing
+                whatever the size, and the OS page cache holds the matrix once for every process
+                that searches it. Adding to a mapped index copies it into memory first.
 
         Raises:
             ModelLoadError: a file is missing, or the files disagree with each other.
@@ -182,7 +188,7 @@ class DenseIndex:
                 f"{config.get('format_version')!r}, expected DenseIndex format {FORMAT_VERSION}"
             )
         ids = json.loads((path / _IDS).read_text(encoding="utf-8"))
-        vectors = np.load(path / _VECTORS, allow_pickle=False)
+        vectors = np.load(path / _VECTORS, allow_pickle=False, mmap_mode="r" if mmap else None)
         if vectors.shape != (len(ids), config["dim"]):
             raise ModelLoadError(
                 f"{path}: vectors.npy has shape {vectors.shape} but ids.json has {len(ids)} ids and "

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from sbert_rag.config import parse_enum
@@ -266,3 +266,34 @@ def _ranked(scores: dict[str, float], source: str) -> list[Hit]:
     # sorted() is stable, so equal scores keep insertion (first-seen) order
     ordered = sorted(scores.items(), key=lambda item: -item[1])
     return [Hit(id=d, score=s, rank=r + 1, source=source) for r, (d, s) in enumerate(ordered)]
+
+
+def search_documents(
+    search: Callable[[int], list[list[Hit]]],
+    size: int,
+    k: int,
+    doc_of: Mapping[str, str],
+    how: Aggregation | str = Aggregation.MAX,
+) -> list[list[Hit]]:
+    """Top ``k`` documents per query from a chunk-level search, widening the search until enough.
+
+    Args:
+        search: ``n -> hits per query`` for the top ``n`` chunks (e.g. ``lambda n: index.search(q, n)``).
+        size: number of chunks in the index (the widest search).
+        k: documents wanted per query.
+        doc_of: chunk id -> document id; ids missing from it are documents.
+        how: chunk -> document aggregation.
+
+    Returns:
+        At most ``k`` document hits per query, best first (fewer when the index has fewer
+        matching documents).
+    """
+    # Usually a few chunks per document: start at 2k and double while some query falls short.
+    n = min(size, 2 * k) if doc_of else min(size, k)
+    while True:
+        raw = search(n)
+        docs = [aggregate_chunks(hits, doc_of, how) for hits in raw]
+        # short: fewer than k documents although the chunk list was full, so more may exist deeper
+        if n >= size or not any(len(d) < k and len(h) == n for d, h in zip(docs, raw)):
+            return [d[:k] for d in docs]
+        n = min(size, 2 * n)

@@ -1,20 +1,24 @@
 """Hybrid retrieval: an encoder, a dense index and a BM25 index, fused at document level.
 
-Owns one query path: embed the queries, search both indexes, fold chunk hits into document hits
-(explicit max or sum), fuse the two document rankings with explicit weights, cut to ``k``.
+Owns the in-memory assembly of the one query path (``sources.hybrid_search``): embed the queries,
+search both indexes, fold chunk hits into document hits (explicit max or sum), fuse the two
+document rankings with explicit weights, cut to ``k``.
 Deliberately holds no model code (any ``Encoder`` will do), builds no index on its own beyond the
 ``build`` convenience, and imports numpy only (``bm25s`` lazily through ``BM25Index``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from sbert_rag.errors import InvalidInputError
 from sbert_rag.retrieval.bm25 import BM25Config, BM25Index
 from sbert_rag.retrieval.dense import DenseIndex, Metric
-from sbert_rag.retrieval.fusion import Aggregation, FusionConfig, aggregate_chunks, fuse
+from sbert_rag.retrieval.fusion import FusionConfig, search_documents
+from sbert_rag.retrieval.sources import BM25Source, DenseSource, hybrid_search
 from sbert_rag.types import Encoder, Hit
+
+__all__ = ["HybridRetriever", "search_documents"]
 
 
 class HybridRetriever:
@@ -116,48 +120,6 @@ class HybridRetriever:
             raise InvalidInputError(
                 f"k must be an integer in [1, {self.n_documents}] (documents indexed); got {k!r}"
             )
-        queries = list(queries)
-        depth = max(k, self.fusion.depth)
-        agg = self.fusion.aggregation
-        vectors = self.encoder.encode_queries(queries)
-        dense = search_documents(lambda n: self.dense.search(vectors, n), len(self.dense), depth, self.doc_of, agg)
-        lexical = search_documents(
-            lambda n: self.bm25.search(queries, n, allow_no_match=True), len(self.bm25), depth, self.doc_of, agg
+        return hybrid_search(
+            DenseSource(self.encoder, self.dense), BM25Source(self.bm25), list(queries), k, self.fusion, self.doc_of
         )
-        fused_lists = []
-        for dense_hits, bm25_hits in zip(dense, lexical):
-            fused_lists.append([
-                Hit(h.id, h.score, h.rank, "hybrid") for h in fuse(dense_hits, bm25_hits, self.fusion)[:k]
-            ])
-        return fused_lists
-
-
-def search_documents(
-    search: Callable[[int], list[list[Hit]]],
-    size: int,
-    k: int,
-    doc_of: Mapping[str, str],
-    how: Aggregation | str = Aggregation.MAX,
-) -> list[list[Hit]]:
-    """Top ``k`` documents per query from a chunk-level search, widening the search until enough.
-
-    Args:
-        search: ``n -> hits per query`` for the top ``n`` chunks (e.g. ``lambda n: index.search(q, n)``).
-        size: number of chunks in the index (the widest search).
-        k: documents wanted per query.
-        doc_of: chunk id -> document id; ids missing from it are documents.
-        how: chunk -> document aggregation.
-
-    Returns:
-        At most ``k`` document hits per query, best first (fewer when the index has fewer
-        matching documents).
-    """
-    # Usually a few chunks per document: start at 2k and double while some query falls short.
-    n = min(size, 2 * k) if doc_of else min(size, k)
-    while True:
-        raw = search(n)
-        docs = [aggregate_chunks(hits, doc_of, how) for hits in raw]
-        # short: fewer than k documents although the chunk list was full, so more may exist deeper
-        if n >= size or not any(len(d) < k and len(h) == n for d, h in zip(docs, raw)):
-            return [d[:k] for d in docs]
-        n = min(size, 2 * n)

@@ -1,0 +1,314 @@
+"""``sbert_rag.Store``: the one persistent store every front end opens.
+
+Owns the public face of a store folder (layout in ``sbert_rag.indexing.store``; record schema in
+docs/store.md): opening it with its recorded models, writing to it under the writer lock
+(``add_folder`` runs the resumable indexer, ``add_texts`` stores passages the caller chunked,
+``delete`` removes records) and searching it (``search``: hybrid, dense or BM25, exact and
+repeatable; ``search_by_image``). The command line, the LangChain and LlamaIndex retrievers and
+vector stores, and the Chroma helpers are translators over this class: none of them holds a
+search, a fusion, an id scheme or a model check of its own. Deliberately prints nothing and
+parses no arguments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from sbert_rag.errors import ConfigError, InvalidInputError
+from sbert_rag.indexing.indexer import Indexer, IndexOptions, IndexReport, prepare_store
+from sbert_rag.indexing.lock import WriterLock
+from sbert_rag.indexing.models import ModelOptions, StoreModels
+from sbert_rag.indexing.records import content_id, ids_fingerprint
+from sbert_rag.indexing.searcher import MODES, SearchHit, fetch_hits, search_images, search_store
+from sbert_rag.indexing.sidecar import sidecar_fingerprint
+from sbert_rag.indexing.store import IndexStore, Record
+from sbert_rag.retrieval.fusion import FusionConfig
+
+RESERVED_KEYS = frozenset({"file", "file_hash", "kind", "format", "start", "end", "chunk", "chunks", "title", "page"})
+"""Metadata keys the store writes itself; ``add_texts`` refuses them in user metadata."""
+
+
+class Store:
+    """A store folder: Chroma records, exact dense and BM25 sidecars, manifest, writer lock.
+
+    Example:
+        >>> store = Store.open(".sbert_rag", create=True)
+        >>> store.add_folder("docs/")                      # resumable; unchanged files are skipped
+        >>> hits = store.search("how do I stop silent truncation", k=3)
+        >>> hits[0].file, hits[0].start, hits[0].end, hits[0].score
+    """
+
+    def __init__(self, records: IndexStore, models: StoreModels, fusion: FusionConfig | None = None) -> None:
+        """Wrap an opened ``IndexStore`` and its models (prefer :meth:`open`)."""
+        self.records = records
+        self.models = models
+        self.fusion = fusion or FusionConfig()
+
+    @classmethod
+    def open(
+        cls,
+        path: str | Path,
+        *,
+        create: bool = False,
+        model: str | None = None,
+        clip: str | None = None,
+        device: str = "auto",
+        dtype: str = "auto",
+        batch_size: int = 64,
+        fusion: FusionConfig | None = None,
+    ) -> Store:
+        """Open a store folder; models load on first use, checked against what the store recorded.
+
+        Args:
+            path: the store folder.
+            create: allow a folder that holds no store yet (it is created by the first write).
+            model: text model folder, Hub id or ``packaged:all-MiniLM-L6-v2``; None = the one the
+                store recorded (for a new store, the packaged all-MiniLM-L6-v2).
+            clip: CLIP model folder (``CLIPEncoder.save``) to index and search images; None = the
+                store's, if any.
+            device: torch device for the models, or ``"auto"``.
+            dtype: compute dtype of the text model (``auto``, ``float32``, ``bfloat16``, ...).
+            batch_size: texts or images per forward pass.
+            fusion: hybrid fusion options; None = the tuned defaults.
+
+        Raises:
+            ConfigError: the folder holds no store and ``create`` is False, or ``model``/``clip``
+                differ from the recorded ones (both are named).
+            ModelLoadError: the manifest is unreadable.
+        """
+        records = IndexStore.open(path, must_exist=not create)
+        models = StoreModels(records.path, records.manifest, ModelOptions(
+            model=model, clip=clip, device=device, dtype=dtype, batch_size=batch_size,
+        ))
+        return cls(records, models, fusion)
+
+    @property
+    def path(self) -> Path:
+        """The store folder (absolute)."""
+        return self.records.path
+
+    # ------------------------------------------------------------------ writing
+    def add_folder(
+        self,
+        folder: str | Path,
+        *,
+        prune: bool = False,
+        moved: bool = False,
+        max_tokens: int | None = None,
+        overlap_tokens: int | None = None,
+        options: IndexOptions | None = None,
+    ) -> IndexReport:
+        """Index a folder's text, Markdown, HTML and PDF files (and images, with a CLIP model).
+
+        Idempotent and resumable: files whose records are complete are not read again, and a run
+        killed at any point and run again ends with exactly the records of a clean run.
+
+        Args:
+            folder: the folder to index; the store records it, and record paths are relative to it.
+            prune: delete the records of files no longer in the folder.
+            moved: the recorded folder was moved to ``folder`` (records keep their paths).
+            max_tokens: tokens per chunk for a new store (None = the model's limit).
+            overlap_tokens: tokens shared by consecutive chunks for a new store (None = 32).
+            options: further run options (batching, file size limit, progress bar); ``prune`` and
+                ``moved`` above take precedence.
+
+        Returns:
+            What the run did.
+
+        Raises:
+            InvalidInputError: ``folder`` is not a folder.
+            StoreLockedError: another process is writing the store.
+            ConfigError: the store records another folder, other chunking settings or another model.
+        """
+        root = Path(folder).expanduser()
+        if not root.is_dir():
+            raise InvalidInputError(f"{str(folder)!r} is not a folder; pass the folder to index")
+        root = root.resolve()
+        base = options or IndexOptions(progress=False)
+        run_options = IndexOptions(**{**asdict(base), "prune": prune or base.prune, "moved": moved or base.moved})
+        with WriterLock(self.path):
+            self._reopen()
+            prepare_store(self.records, self.models, root,
+                          {"max_tokens": max_tokens, "overlap_tokens": overlap_tokens}, moved=run_options.moved)
+            return Indexer(self.records, self.models, root, run_options).run()
+
+    def add_texts(
+        self,
+        texts: Sequence[str],
+        metadatas: Sequence[Mapping[str, Any] | None] | None = None,
+        ids: Sequence[str] | None = None,
+    ) -> list[str]:
+        """Store passages the caller already cut (one record each), embedded as passages.
+
+        Args:
+            texts: non-blank passages; each should fit the model (longer ones follow the model's
+                overflow policy, ``warn`` by default: cut, with a warning naming them).
+            metadatas: one dict of scalar values (str, int, float, bool) or None per text; the
+                store's own keys (``RESERVED_KEYS``) are refused. A ``source`` key is shown as
+                the hit's ``file``.
+            ids: one unique, non-empty id per text; None = content hashes (the same text twice
+                is stored once). A stored id is overwritten.
+
+        Returns:
+            The ids, in order.
+
+        Raises:
+            InvalidInputError: a text is blank, lengths differ, an id is empty or repeats, or a
+                metadata key is reserved or a value is not a scalar.
+            StoreLockedError: another process is writing the store.
+        """
+        texts = list(texts)
+        metas = [dict(m or {}) for m in metadatas] if metadatas is not None else [{} for _ in texts]
+        ids = list(ids) if ids is not None else [content_id(t) for t in _checked_texts(texts)]
+        _check_records(texts, metas, ids)
+        if not texts:
+            return []
+        records = []
+        for rid, text, meta in zip(ids, texts, metas):
+            file = str(meta.get("source", ""))
+            meta = {key: value for key, value in meta.items() if value is not None}  # Chroma stores no None
+            records.append(Record(rid, text, {**meta, "kind": "text", "file": file, "start": 0, "end": len(text)}))
+        first = {r.id: r for r in records}  # a repeated content id is one record
+        unique = list(first.values())
+        with WriterLock(self.path):
+            self._reopen()
+            self._ensure_manifest()
+            vectors = self.models.text.encode_passages([r.document for r in unique], show_progress=False)
+            self.records.write_file("text", unique, vectors, [], [])
+            self.records.indexes("text", save=True)
+        return ids
+
+    def delete(self, ids: Sequence[str]) -> None:
+        """Delete records (text or image) by id; ids not stored are ignored.
+
+        Raises:
+            StoreLockedError: another process is writing the store.
+        """
+        ids = [str(i) for i in ids]
+        if not ids or self.records.manifest is None:
+            return
+        with WriterLock(self.path):
+            for kind in ("text", "image"):
+                self.records.delete(kind, ids)
+                self.records.indexes(kind, save=True)
+
+    # ------------------------------------------------------------------ reading
+    def search(
+        self, query: str, k: int = 10, mode: str = "hybrid", where: Mapping[str, Any] | None = None,
+    ) -> list[SearchHit]:
+        """The best ``k`` chunks (and images, with a CLIP model) for ``query``.
+
+        Dense search is exact (every stored vector is scored), so the same query gives the same
+        ranked ids on every run. Text and image hits share one score scale: each ranking's
+        scores are min-max scaled to [0, 1] before they are merged.
+
+        Args:
+            query: the query text, not blank.
+            k: results wanted, >= 1; fewer when the store holds fewer (or BM25 matches fewer).
+            mode: ``"hybrid"`` (dense and BM25 fused), ``"dense"`` or ``"bm25"``.
+            where: a Chroma metadata filter (e.g. ``{"file": "a.md"}``); None = every record.
+
+        Returns:
+            Up to ``k`` hits, best first; empty for an empty store.
+
+        Raises:
+            InvalidInputError: the query is blank, ``k`` < 1, or ``mode`` is unknown.
+        """
+        return search_store(self.records, self.models, query, k, mode, self.fusion, where)
+
+    def search_by_image(self, image: Any, k: int = 10) -> list[SearchHit]:
+        """The ``k`` stored images nearest to ``image`` (a path, bytes, PIL image or array), by CLIP.
+
+        Raises:
+            ConfigError: the store has no CLIP model.
+            InvalidInputError: ``k`` < 1 or the image cannot be read.
+        """
+        if not self.models.has_clip:
+            raise ConfigError(f"store {str(self.path)!r} holds no images (it has no CLIP model); "
+                              f"open it with a CLIP model and index images first")
+        return search_images(self.records, self.models, image, k)
+
+    def get(self, ids: Sequence[str]) -> list[SearchHit]:
+        """Stored records by id (text first, then images), in the order given; unknown ids are left out."""
+        return fetch_hits(self.records, [str(i) for i in ids])
+
+    def info(self) -> dict[str, Any]:
+        """The store's facts, JSON-plain: folder, model, dims, counts, settings, sidecar states."""
+        manifest = self.records.manifest
+        if manifest is None:
+            raise ConfigError(f"no sbert-rag store at {str(self.path)!r} yet; add a folder or texts first")
+        with self.records.session():  # one consistent view while an index run writes
+            ids = self.records.read("text").ids
+            counts = self.records.counts()
+        states = {}
+        for name in ("bm25", "dense"):
+            saved = sidecar_fingerprint(self.path / name)
+            states[name] = "none needed" if not ids else "missing" if saved is None else (
+                "current" if saved == ids_fingerprint(ids) else "stale (rebuilt in memory by searches until the next write)"
+            )
+        return {
+            "store": str(self.path),
+            "root": manifest.root,
+            "format_version": manifest.format_version,
+            "model": manifest.model_name,
+            "dims": manifest.dim,
+            "model_config": manifest.model,
+            "clip": manifest.clip,
+            **counts,
+            "settings": {"chunking": manifest.chunking, "bm25": manifest.bm25},
+            "bm25_sidecar": states["bm25"],
+            "dense_sidecar": states["dense"],
+            "created": manifest.created,
+            "updated": manifest.updated,
+        }
+
+    # ------------------------------------------------------------------ internals
+    def _reopen(self) -> None:
+        """Re-read the manifest under the writer lock (another process may have created the store)."""
+        fresh = IndexStore.open(self.path, must_exist=False)
+        if fresh.manifest is not None and self.records.manifest is None:
+            self.records.manifest = self.models.manifest = fresh.manifest
+
+    def _ensure_manifest(self) -> None:
+        if self.records.manifest is None:
+            prepare_store(self.records, self.models, None, {}, moved=False)
+
+
+def _checked_texts(texts: list[str]) -> list[str]:
+    for i, text in enumerate(texts):
+        if not isinstance(text, str) or not text.strip():
+            raise InvalidInputError(f"text {i} is empty, blank or not a string: {text!r}; pass some words")
+    return texts
+
+
+def _check_records(texts: list[str], metas: list[dict[str, Any]], ids: list[str]) -> None:
+    _checked_texts(texts)
+    if not len(texts) == len(metas) == len(ids):
+        raise InvalidInputError(
+            f"got {len(texts)} texts, {len(metas)} metadatas and {len(ids)} ids; pass one of each per text"
+        )
+    seen: dict[str, int] = {}
+    for i, (rid, meta) in enumerate(zip(ids, metas)):
+        if not isinstance(rid, str) or not rid:
+            raise InvalidInputError(f"id {i} must be a non-empty string; got {rid!r}")
+        if rid in seen and texts[seen[rid]] != texts[i]:
+            raise InvalidInputError(f"id {rid!r} is given to text {seen[rid]} and text {i}; ids must be unique")
+        seen.setdefault(rid, i)
+        reserved = sorted(RESERVED_KEYS & set(meta))
+        if reserved:
+            raise InvalidInputError(
+                f"metadata {i} uses the store's own key(s) {reserved}; rename them (the store sets "
+                f"{sorted(RESERVED_KEYS)} itself)"
+            )
+        for key, value in meta.items():
+            if not isinstance(key, str) or not (value is None or isinstance(value, (str, int, float, bool))):
+                raise InvalidInputError(
+                    f"metadata {i} key {key!r} holds {type(value).__name__} {value!r}; values must be str, "
+                    f"int, float or bool"
+                )
+
+
+__all__ = ["MODES", "RESERVED_KEYS", "SearchHit", "Store"]
