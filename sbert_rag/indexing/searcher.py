@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sbert_rag.errors import InvalidInputError
@@ -47,6 +48,8 @@ class SearchHit:
         source: which ranking produced the score (``dense``, ``bm25``, ``hybrid``, ``score``
             when text and image hits were merged).
         metadata: the record's other metadata (what ``Store.add_texts`` was given).
+        path: where the record came from: the indexed file's full path (the store's folder
+            joined with ``file``), or ``file`` itself for texts added without a folder.
     """
 
     rank: int
@@ -61,6 +64,7 @@ class SearchHit:
     id: str = ""
     source: str = ""
     metadata: dict[str, Any] = field(default_factory=dict)
+    path: str = ""
 
     @property
     def snippet(self) -> str:
@@ -189,6 +193,7 @@ def fetch_hits(store: IndexStore, ids: list[str], ranked: Sequence[Hit] | None =
     """
     with store.session():
         stored = {**store.fetch("text", ids), **store.fetch("image", ids)}
+    root = store.manifest.root if store.manifest is not None else ""
     out: list[SearchHit] = []
     for i, rid in enumerate(ids):
         if rid not in stored:
@@ -197,11 +202,13 @@ def fetch_hits(store: IndexStore, ids: list[str], ranked: Sequence[Hit] | None =
         hit = ranked[i] if ranked is not None else Hit(rid, 0.0)
         page = meta.pop("page", None)
         own = {key: meta.pop(key) for key in _OWN_KEYS if key in meta}
+        file = str(own.get("file", ""))
+        path = str(Path(root) / file) if root and file and "file_hash" in own else file
         out.append(SearchHit(
             rank=len(out) + 1, score=float(hit.score), kind=str(own.get("kind", "text")),
-            file=str(own.get("file", "")), start=int(own.get("start", 0)), end=int(own.get("end", 0)),
+            file=file, start=int(own.get("start", 0)), end=int(own.get("end", 0)),
             text=text, title=str(own.get("title", "")), page=int(page) if page is not None else None,
-            id=rid, source=hit.source, metadata=meta,
+            id=rid, source=hit.source, metadata=meta, path=path,
         ))
     return out
 
