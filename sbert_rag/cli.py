@@ -2,13 +2,15 @@
 
 Owns the command tree only; each subcommand lives in its own module exposing
 ``add_arguments(parser)`` and ``run(args) -> int``. Errors of sbert_rag are printed as one line
-(no traceback) with exit code 2.
+(no traceback) with exit code 2. A reader that closes the output early (``sbert-rag search ... |
+head``) ends the command quietly with the status of a process killed by SIGPIPE (141).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -50,14 +52,49 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# What a shell reports for a process killed by SIGPIPE (128 + 13): ``yes | head -1`` ends so.
+BROKEN_PIPE_STATUS = 141
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``sbert-rag`` console script."""
+    """Entry point of the ``sbert-rag`` console script.
+
+    Returns:
+        The command's exit status: 0 on success, 2 for an error of sbert_rag (printed as one
+        line), 141 when the reader of standard output went away before everything was written.
+    """
+    try:
+        try:
+            return _dispatch(argv)
+        finally:
+            # Write what is buffered now, while a closed pipe can still be handled here; at
+            # interpreter exit it would print "Exception ignored ... BrokenPipeError".
+            sys.stdout.flush()
+    except BrokenPipeError:
+        _discard_stdout()
+        return BROKEN_PIPE_STATUS
+
+
+def _dispatch(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args._run(args))
     except SbertRagError as err:
         print(f"sbert-rag: error: {err}", file=sys.stderr)
         return 2
+
+
+def _discard_stdout() -> None:
+    """Point file descriptor 1 at /dev/null, so the interpreter's last flush of stdout succeeds."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # replaced by a test harness: nothing to close
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
 
 
 if __name__ == "__main__":  # pragma: no cover
