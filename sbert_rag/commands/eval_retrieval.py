@@ -1,7 +1,10 @@
 """``sbert-rag eval retrieval SET_DIR --mode dense|bm25|hybrid``: nDCG@10, recall@100, MRR@10 on a BEIR set.
 
 Owns the evaluation pipeline of the command: load the set, chunk documents so nothing is
-truncated, embed and search densely, search with BM25, fold chunk hits into documents, fuse, score.
+truncated, embed, then rank through the one search path (``sbert_rag.retrieval.hybrid_search``:
+dense over chunks, BM25 over whole documents, chunk hits folded into documents, fused), score.
+With ``--store`` the rankings come from a store built by ``sbert-rag index`` over the corpus
+written as one file per document (``benchmarks/beir_as_files.py``), through ``Store.rank``.
 The steps are functions (``embed_corpus``, ``dense_rankings``, ``bm25_rankings``, ``fuse_rankings``)
 so a benchmark script can embed once and try several fusions. Models load only for ``dense`` and ``hybrid``.
 """
@@ -18,7 +21,16 @@ from typing import Any
 from sbert_rag.chunking import Chunker, ChunkerConfig
 from sbert_rag.commands.common import add_model_arguments, build_encoder
 from sbert_rag.evaluation import RetrievalSet, evaluate, load_beir
-from sbert_rag.retrieval import BM25Config, BM25Index, DenseIndex, FusionConfig, fuse, search_documents
+from sbert_rag.retrieval import (
+    BM25Config,
+    BM25Index,
+    BM25Source,
+    DenseIndex,
+    DenseSource,
+    FusionConfig,
+    RankedLists,
+    hybrid_search,
+)
 from sbert_rag.types import FloatMatrix, Hit
 
 Rankings = dict[str, list[Hit]]
@@ -35,6 +47,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split", default="test", help="qrels file name without .tsv (default: test)")
     parser.add_argument("--mode", required=True, choices=["dense", "bm25", "hybrid"], help="retriever to evaluate")
     parser.add_argument("--json", action="store_true", help="print one JSON object (metrics x100, two decimals)")
+    parser.add_argument("--store", default=None, metavar="PATH",
+                        help="rank with a store built by 'sbert-rag index' over the corpus written as one file per "
+                             "document named <doc id>.<suffix> (benchmarks/beir_as_files.py); its recorded model, "
+                             "chunking and BM25 settings apply, and the fusion options below")
     add_model_arguments(parser, default_dtype="float32")  # reference figures are float32
     chunk = parser.add_argument_group("chunking (dense side)")
     chunk.add_argument("--no-chunking", action="store_true",
@@ -70,6 +86,9 @@ def run(args: argparse.Namespace) -> int:
         method=args.fusion, dense_weight=args.dense_weight, bm25_weight=args.bm25_weight,
         normalization=args.normalization, rrf_k=args.rrf_k, depth=args.depth, aggregation=args.aggregation,
     )
+    if args.store is not None:
+        rankings, extra = store_rankings(dataset, args.store, args.mode, fusion)
+        return _report(args, dataset, rankings, extra, skipped, started)
     depth = max(EVAL_DEPTH, fusion.depth)
     extra: dict[str, Any] = {}
     dense = lexical = None
@@ -91,7 +110,12 @@ def run(args: argparse.Namespace) -> int:
         rankings = fuse_rankings(dense, lexical, fusion)
     else:
         rankings = dense if dense is not None else lexical
-    result = score_rankings(rankings or {}, dataset)
+    return _report(args, dataset, rankings or {}, extra, skipped, started)
+
+
+def _report(args: argparse.Namespace, dataset: RetrievalSet, rankings: Rankings, extra: dict[str, Any],
+            skipped: int, started: float) -> int:
+    result = score_rankings(rankings, dataset)
     result.update(mode=args.mode, split=args.split, skipped_documents=skipped, **extra,
                   seconds=round(time.perf_counter() - started, 1))
     if args.json:
@@ -141,10 +165,8 @@ def dense_rankings(
     ids, vectors, doc_of = corpus if corpus is not None else embed_corpus(dataset, encoder, chunking)
     index = DenseIndex(encoder.dim)
     index.add(ids, vectors)
-    queries = encoder.encode_queries(list(dataset.queries.values()))
-    how = (fusion or FusionConfig()).aggregation
-    hits = search_documents(lambda n: index.search(queries, n), len(index), min(depth, len(dataset.corpus)),
-                            doc_of, how)
+    queries = list(dataset.queries.values())
+    hits = hybrid_search(DenseSource(encoder, index), None, queries, min(depth, len(dataset.corpus)), fusion, doc_of)
     return dict(zip(dataset.queries, hits)), len(ids)
 
 
@@ -156,13 +178,43 @@ def bm25_rankings(dataset: RetrievalSet, config: BM25Config, depth: int) -> tupl
     """
     texts = [_join(d.title, d.text) for d in dataset.corpus.values()]
     index = BM25Index.from_texts(list(dataset.corpus), texts, config)
-    hits = index.search(list(dataset.queries.values()), min(depth, len(index)), allow_no_match=True)
+    hits = hybrid_search(None, BM25Source(index), list(dataset.queries.values()), min(depth, len(index)))
     return dict(zip(dataset.queries, hits)), sum(1 for h in hits if not h)
 
 
 def fuse_rankings(dense: Rankings, lexical: Rankings, fusion: FusionConfig) -> Rankings:
-    """Fuse two document rankings per query under ``fusion`` (each cut to ``fusion.depth`` first)."""
-    return {q: fuse(dense[q][:fusion.depth], lexical[q][:fusion.depth], fusion)[:EVAL_DEPTH] for q in dense}
+    """Fuse two document rankings per query under ``fusion``, through the one search path."""
+    queries = list(dense)
+    fused = hybrid_search(RankedLists([dense[q] for q in queries]), RankedLists([lexical[q] for q in queries]),
+                          queries, EVAL_DEPTH, fusion)
+    return dict(zip(queries, fused))
+
+
+def store_rankings(
+    dataset: RetrievalSet, store_path: str, mode: str, fusion: FusionConfig
+) -> tuple[Rankings, dict[str, Any]]:
+    """Rank documents with a store of the corpus written as files (``<doc id>.<suffix>`` each).
+
+    Chunk hits are folded into their files (best chunk) in each ranking before fusion, as the
+    in-memory path folds chunks into documents; a file's name without its suffix is the document id.
+
+    Returns:
+        Document rankings per query id, and the store's counts for the output.
+    """
+    from sbert_rag.indexing.engine import Store
+
+    store = Store.open(store_path, fusion=fusion)
+    ranked = store.rank(list(dataset.queries.values()), EVAL_DEPTH, mode, by="file")
+    rankings = {
+        q: [Hit(_doc_id(h.id), h.score, h.rank, h.source) for h in hits] for q, hits in zip(dataset.queries, ranked)
+    }
+    info = store.info()
+    return rankings, {"store": str(store.path), "chunks": info["chunks"], "files": info["files"]}
+
+
+def _doc_id(file: str) -> str:
+    name = file.rsplit("/", 1)[-1]
+    return name.rsplit(".", 1)[0] if "." in name else name
 
 
 def score_rankings(rankings: Rankings, dataset: RetrievalSet) -> dict[str, Any]:

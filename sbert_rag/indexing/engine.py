@@ -22,10 +22,11 @@ from sbert_rag.indexing.indexer import Indexer, IndexOptions, IndexReport, prepa
 from sbert_rag.indexing.lock import WriterLock
 from sbert_rag.indexing.models import ModelOptions, StoreModels
 from sbert_rag.indexing.records import content_id, ids_fingerprint
-from sbert_rag.indexing.searcher import MODES, SearchHit, fetch_hits, search_images, search_store
+from sbert_rag.indexing.searcher import MODES, SearchHit, fetch_hits, rank_store, search_images, search_store
 from sbert_rag.indexing.sidecar import sidecar_fingerprint
 from sbert_rag.indexing.store import IndexStore, Record
 from sbert_rag.retrieval.fusion import FusionConfig
+from sbert_rag.types import Hit
 
 RESERVED_KEYS = frozenset({"file", "file_hash", "kind", "format", "start", "end", "chunk", "chunks", "title", "page"})
 """Metadata keys the store writes itself; ``add_texts`` refuses them in user metadata."""
@@ -218,6 +219,26 @@ class Store:
             InvalidInputError: the query is blank, ``k`` < 1, or ``mode`` is unknown.
         """
         return search_store(self.records, self.models, query, k, mode, self.fusion, where)
+
+    def rank(
+        self, queries: Sequence[str], k: int = 10, mode: str = "hybrid",
+        where: Mapping[str, Any] | None = None, by: str = "chunk",
+    ) -> list[list[Hit]]:
+        """Ranked ids for many queries in one pass (what :meth:`search` ranks, without the records).
+
+        Args:
+            queries: query texts, none blank.
+            k, mode, where: as for :meth:`search`.
+            by: ``"chunk"`` (record ids) or ``"file"`` (the indexed files' relative paths, each
+                scored by its best chunk before fusion, as whole documents; text only).
+
+        Returns:
+            One list of at most ``k`` ``Hit`` per query, best first.
+
+        Raises:
+            InvalidInputError: as :meth:`search`, or ``by`` is unknown.
+        """
+        return rank_store(self.records, self.models, queries, k, mode, self.fusion, where, by)
 
     def search_by_image(self, image: Any, k: int = 10) -> list[SearchHit]:
         """The ``k`` stored images nearest to ``image`` (a path, bytes, PIL image or array), by CLIP.

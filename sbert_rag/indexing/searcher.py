@@ -99,22 +99,52 @@ def search_store(
     Raises:
         InvalidInputError: the query is blank, ``k`` < 1, or ``mode`` is unknown.
     """
-    check_query(query, k, mode)
+    hits = rank_store(store, models, [query], k, mode, fusion, where)[0]
+    return fetch_hits(store, [h.id for h in hits], hits)
+
+
+def rank_store(
+    store: IndexStore, models: StoreModels, queries: Sequence[str], k: int = 10, mode: str = "hybrid",
+    fusion: FusionConfig | None = None, where: Mapping[str, Any] | None = None, by: str = "chunk",
+) -> list[list[Hit]]:
+    """Ranked record ids (or files) for many queries at once: what ``search_store`` ranks.
+
+    Args:
+        store, models, k, mode, fusion, where: as for ``search_store``; every query is checked.
+        queries: query texts.
+        by: ``"chunk"`` (hits are record ids; chunks and images merged) or ``"file"`` (hits are
+            the records' ``file`` values, each file scored by its best chunk in each ranking
+            before fusion, as whole documents are; text only).
+
+    Returns:
+        One list of at most ``k`` hits per query, best first.
+    """
+    queries = list(queries)
+    for query in queries:
+        check_query(query, k, mode)
+    if by not in ("chunk", "file"):
+        raise InvalidInputError(f"by must be 'chunk' or 'file'; got {by!r}")
     fusion = fusion or FusionConfig()
     with store.session():
         text = store.indexes("text", save=False, bm25=mode != "dense", dense=mode != "bm25")
-        images = store.indexes("image", save=False, bm25=False) if models.has_clip and mode != "bm25" else None
+        images = (store.indexes("image", save=False, bm25=False)
+                  if models.has_clip and mode != "bm25" and by == "chunk" else None)
         allowed = {kind: store.ids_where(kind, where) for kind in ("text", "image")} if where else {}
+        doc_of = _files_of(store) if by == "file" else None
     # models run outside the store's access lock, so an index run is held up only by Chroma calls
     dense = _filtered(DenseSource(models.text, text.dense), allowed.get("text")) if text.dense else None
     lexical = _filtered(BM25Source(text.bm25), allowed.get("text")) if text.bm25 else None
-    texts = hybrid_search(dense, lexical, [query], k, fusion)[0] if dense or lexical else []
-    image_hits: list[Hit] = []
-    if images is not None and images.dense is not None:
-        source = _filtered(DenseSource(_CLIPTexts(models.clip), images.dense), allowed.get("image"))
-        image_hits = source.search([query], min(k, len(source)))[0] if len(source) else []
-    hits = score_fusion([texts, image_hits])[:k] if texts and image_hits else texts or image_hits
-    return fetch_hits(store, [h.id for h in hits], hits)
+    texts = hybrid_search(dense, lexical, queries, k, fusion, doc_of) if dense or lexical else [[] for _ in queries]
+    if images is None or images.dense is None:
+        return texts
+    source = _filtered(DenseSource(_CLIPTexts(models.clip), images.dense), allowed.get("image"))
+    pictures = source.search(queries, min(k, len(source))) if len(source) else [[] for _ in queries]
+    return [score_fusion([t, p])[:k] if t and p else t or p for t, p in zip(texts, pictures)]
+
+
+def _files_of(store: IndexStore) -> dict[str, str]:
+    rows = store.read("text", ["metadatas"])
+    return {rid: str(meta.get("file", rid)) for rid, meta in zip(rows.ids, rows.metadatas)}
 
 
 def search_images(store: IndexStore, models: StoreModels, image: Any, k: int) -> list[SearchHit]:

@@ -17,9 +17,9 @@ from sbert_rag.retrieval.fusion import (
     search_documents,
 )
 from sbert_rag.retrieval.hybrid import HybridRetriever
-from sbert_rag.retrieval.sources import BM25Source, DenseSource, Source, hybrid_search
+from sbert_rag.retrieval.sources import BM25Source, DenseSource, RankedLists, Source, hybrid_search
 
 __all__ = [
-    "Aggregation", "BM25Config", "BM25Index", "BM25Source", "DenseIndex", "DenseSource", "Source", "hybrid_search", "FusionConfig", "FusionMethod", "HybridRetriever",
+    "Aggregation", "BM25Config", "BM25Index", "BM25Source", "DenseIndex", "DenseSource", "RankedLists", "Source", "hybrid_search", "FusionConfig", "FusionMethod", "HybridRetriever",
     "Metric", "Normalization", "aggregate_chunks", "best_rank_fusion", "fuse", "reciprocal_rank_fusion", "score_fusion", "search_documents",
 ]

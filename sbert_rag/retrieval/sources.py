@@ -89,6 +89,24 @@ class BM25Source:
         return self.index.search(list(queries), min(n, len(self.index)), allow_no_match=True)
 
 
+class RankedLists:
+    """Rankings computed earlier, one list per query, replayed as a source (e.g. to try fusions)."""
+
+    def __init__(self, rankings: Sequence[Sequence[Hit]]) -> None:
+        """Args:
+            rankings: one hit list per query, best first, in the order queries will be given.
+        """
+        self.rankings = [list(r) for r in rankings]
+        self.size = max((len(r) for r in self.rankings), default=0)
+
+    def __len__(self) -> int:
+        return self.size
+
+    def search(self, queries: Sequence[str], n: int) -> list[list[Hit]]:
+        """The stored lists cut to ``n`` (queries are matched by position)."""
+        return [hits[:n] for hits in self.rankings[:len(queries)]]
+
+
 def hybrid_search(
     dense: Source | None,
     lexical: Source | None,
