@@ -87,7 +87,8 @@ def run(args: argparse.Namespace) -> int:
         normalization=args.normalization, rrf_k=args.rrf_k, depth=args.depth, aggregation=args.aggregation,
     )
     if args.store is not None:
-        rankings, extra = store_rankings(dataset, args.store, args.mode, fusion)
+        rankings, extra = store_rankings(dataset, args.store, args.mode, fusion,
+                                         device=args.device, dtype=args.dtype, batch_size=args.batch_size)
         return _report(args, dataset, rankings, extra, skipped, started)
     depth = max(EVAL_DEPTH, fusion.depth)
     extra: dict[str, Any] = {}
@@ -191,19 +192,26 @@ def fuse_rankings(dense: Rankings, lexical: Rankings, fusion: FusionConfig) -> R
 
 
 def store_rankings(
-    dataset: RetrievalSet, store_path: str, mode: str, fusion: FusionConfig
+    dataset: RetrievalSet, store_path: str, mode: str, fusion: FusionConfig, **model_options: Any
 ) -> tuple[Rankings, dict[str, Any]]:
     """Rank documents with a store of the corpus written as files (``<doc id>.<suffix>`` each).
 
     Chunk hits are folded into their files (best chunk) in each ranking before fusion, as the
     in-memory path folds chunks into documents; a file's name without its suffix is the document id.
 
+    Args:
+        dataset: the loaded set.
+        store_path: the store folder.
+        mode: ``hybrid``, ``dense`` or ``bm25``.
+        fusion: fusion options of the hybrid mode.
+        model_options: ``device``, ``dtype``, ``batch_size`` for ``Store.open``.
+
     Returns:
         Document rankings per query id, and the store's counts for the output.
     """
     from sbert_rag.indexing.engine import Store
 
-    store = Store.open(store_path, fusion=fusion)
+    store = Store.open(store_path, fusion=fusion, **model_options)
     ranked = store.rank(list(dataset.queries.values()), EVAL_DEPTH, mode, by="file")
     rankings = {
         q: [Hit(_doc_id(h.id), h.score, h.rank, h.source) for h in hits] for q, hits in zip(dataset.queries, ranked)
