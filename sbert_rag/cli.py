@@ -2,8 +2,10 @@
 
 Owns the command tree only; each subcommand lives in its own module exposing
 ``add_arguments(parser)`` and ``run(args) -> int``. Errors of sbert_rag are printed as one line
-(no traceback) with exit code 2. A reader that closes the output early (``sbert-rag search ... |
-head``) ends the command quietly with the status of a process killed by SIGPIPE (141).
+(no traceback) with exit code 2, and warnings of sbert_rag's own categories as one line
+``sbert-rag: warning: ...`` (no source path; an over-long input is described in the command's terms,
+not the library's). A reader that closes the output early (``sbert-rag search ... | head``) ends
+the command quietly with the status of a process killed by SIGPIPE (141).
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ import argparse
 import importlib
 import os
 import sys
+import warnings
 from collections.abc import Sequence
+from typing import IO, Any
 
 from sbert_rag._version import __version__
 from sbert_rag.errors import SbertRagError
@@ -77,11 +81,58 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _dispatch(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        return int(args._run(args))
-    except SbertRagError as err:
-        print(f"sbert-rag: error: {err}", file=sys.stderr)
-        return 2
+    with warnings.catch_warnings():  # restores the caller's showwarning (in-process runs, tests)
+        warnings.showwarning = _warning_printer(warnings.showwarning)
+        try:
+            return int(args._run(args))
+        except SbertRagError as err:
+            print(f"sbert-rag: error: {err}", file=sys.stderr)
+            return 2
+
+
+def _warning_printer(fallback: Any) -> Any:
+    """A ``warnings.showwarning`` printing sbert_rag's warnings as one line; others go to ``fallback``."""
+
+    def show(
+        message: Warning | str, category: type[Warning], filename: str, lineno: int,
+        file: IO[str] | None = None, line: str | None = None,
+    ) -> None:
+        if not category.__module__.startswith("sbert_rag."):
+            fallback(message, category, filename, lineno, file, line)
+            return
+        print(f"sbert-rag: warning: {warning_text(message)}", file=file or sys.stderr)
+
+    return show
+
+
+def warning_text(message: Warning | str) -> str:
+    """The CLI's words for a warning of sbert_rag: the facts, without the library's keywords.
+
+    A truncation warning names the input that was cut (``the query``, ``passage 3 of 10``), its token
+    count, the model's limit and that the rest was ignored; one raised with a message only keeps its
+    first sentence (the facts; the advice after it names library arguments). Other warnings are
+    their message on one line.
+    """
+    from sbert_rag.encoding.tokenize import TruncationWarning
+
+    text = " ".join(str(message).split())
+    if not isinstance(message, TruncationWarning):
+        return text
+    counts = message.token_counts
+    if counts:
+        what, limit, n_inputs = message.what, message.limit, message.n_inputs
+        rest = f"only the first {limit} tokens were read and the rest was ignored"
+        if len(counts) == 1 and n_inputs == 1:
+            ((_, tokens),) = counts.items()
+            return f"the {what} is {tokens} tokens long, but the model reads at most {limit}: {rest}"
+        shown = [f"{what} {i + 1} ({n} tokens)" for i, n in sorted(counts.items())]
+        listed = ", ".join(shown[:5]) + (f" and {len(shown) - 5} more" if len(shown) > 5 else "")
+        return (
+            f"{len(counts)} of {n_inputs} {what}s are longer than the {limit} tokens the model reads: "
+            f"{listed}; of each, {rest}"
+        )
+    end = text.find(". ")
+    return text if end < 0 else text[: end + 1]
 
 
 def _discard_stdout() -> None:

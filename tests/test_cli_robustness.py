@@ -1,4 +1,4 @@
-"""The sbert-rag command when its surroundings misbehave: a reader that closes the pipe early."""
+"""The sbert-rag command when its surroundings misbehave: a pipe closed early, over-long input."""
 
 from __future__ import annotations
 
@@ -52,3 +52,58 @@ def test_search_into_an_open_pipe_still_prints_everything(tiny_store: Path) -> N
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err.decode()
     assert out.decode().startswith("[{") and out.decode().rstrip().endswith("}]")
+
+
+# ---------------------------------------------------------------- warnings in the terminal
+LONG_QUERY = " ".join(["cat"] * 100)  # 102 tokens with [CLS]/[SEP]; the tiny model reads 64
+
+
+def test_truncated_query_is_one_line_in_cli_words(tiny_store: Path) -> None:
+    proc = _child("search", LONG_QUERY, "--store", str(tiny_store), "--mode", "dense", "--k", "1")
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err.decode()
+    expected = (
+        "sbert-rag: warning: the query is 102 tokens long, but the model reads at most 64: "
+        "only the first 64 tokens were read and the rest was ignored"
+    )
+    assert err.decode().splitlines() == [expected]
+
+
+def test_cli_warning_in_process_leaves_the_callers_warning_hooks_alone(tiny_store: Path, capsys) -> None:
+    import warnings
+
+    before = warnings.showwarning
+    assert main(["search", LONG_QUERY, "--store", str(tiny_store), "--mode", "dense", "--k", "1"]) == 0
+    err = capsys.readouterr().err
+    assert err.startswith("sbert-rag: warning: the query is 102 tokens long") and "overflow" not in err
+    assert warnings.showwarning is before
+
+
+def test_library_warning_keeps_its_message_and_carries_the_facts(tiny_encoder) -> None:
+    from sbert_rag.cli import warning_text
+    from sbert_rag.encoding.tokenize import TruncationWarning
+
+    with pytest.warns(TruncationWarning, match=r"2 of 3 passages exceed.*overflow='windows'") as record:
+        tiny_encoder.encode_passages(["a dog", LONG_QUERY, LONG_QUERY + " dog"])
+    warning = record[0].message
+    assert (warning.what, warning.n_inputs, warning.token_counts, warning.limit) == ("passage", 3, {1: 102, 2: 103}, 64)
+    assert warning_text(warning) == (
+        "2 of 3 passages are longer than the 64 tokens the model reads: passage 2 (102 tokens), "
+        "passage 3 (103 tokens); of each, only the first 64 tokens were read and the rest was ignored"
+    )
+    # raised with a message only (as the streaming encoder does): its facts, not its advice
+    bare = TruncationWarning("3 of 9 inputs exceed the model's 64 tokens and were truncated (indices: 1). Pass overflow='windows'.")
+    assert warning_text(bare) == "3 of 9 inputs exceed the model's 64 tokens and were truncated (indices: 1)."
+
+
+def test_other_warnings_reach_the_previous_hook_unchanged(capsys) -> None:
+    from sbert_rag.cli import _warning_printer
+
+    seen = []
+    show = _warning_printer(lambda *args: seen.append(args))
+    show(DeprecationWarning("old"), DeprecationWarning, "x.py", 3)
+    assert len(seen) == 1 and seen[0][2:4] == ("x.py", 3)
+    from sbert_rag.training.towers import TrainingTruncationWarning
+
+    show(TrainingTruncationWarning("cut\n  for training"), TrainingTruncationWarning, "x.py", 3)
+    assert capsys.readouterr().err == "sbert-rag: warning: cut for training\n"

@@ -23,7 +23,33 @@ from sbert_rag.errors import ConfigError, InputTooLongError, InvalidInputError
 
 
 class TruncationWarning(UserWarning):
-    """Inputs were cut to the model's length under the ``warn`` overflow policy."""
+    """Inputs were cut to the model's length under the ``warn`` overflow policy.
+
+    The message says it all for library users; the attributes carry the same facts for a front end
+    that words them its own way (the CLI). They are empty when the warning was raised with a message
+    only (``warnings.warn(text, TruncationWarning)``).
+
+    Attributes:
+        what: the word for one input in the call (``"query"``, ``"passage"``, ``"text"``, ``"input"``).
+        n_inputs: inputs in the call.
+        token_counts: index -> token count, for each input that was cut.
+        limit: most tokens the model reads, special tokens and prompt included.
+    """
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        what: str = "input",
+        n_inputs: int = 0,
+        token_counts: dict[int, int] | None = None,
+        limit: int = 0,
+    ) -> None:
+        super().__init__(message)
+        self.what = what
+        self.n_inputs = n_inputs
+        self.token_counts = dict(token_counts or {})
+        self.limit = limit
 
 
 @dataclass(frozen=True)
@@ -155,13 +181,13 @@ class TokenizerView:
         report = OverflowReport(limit=limit, policy=policy.value, token_counts=counts, truncated=truncated, windowed=windowed)
         if truncated:
             shown = ", ".join(str(i) for i in truncated[:20]) + (", ..." if len(truncated) > 20 else "")
-            warnings.warn(
+            message = (
                 f"{len(truncated)} of {len(texts)} {what}s exceed the model's {limit} tokens and were "
                 f"truncated (indices: {shown}; {report.tokens_lost} tokens dropped). Pass "
-                f"overflow='windows' to keep everything, overflow='error' to refuse, or chunk first.",
-                TruncationWarning,
-                stacklevel=4,
+                f"overflow='windows' to keep everything, overflow='error' to refuse, or chunk first."
             )
+            facts = {"what": what, "n_inputs": len(texts), "token_counts": {i: counts[i] for i in truncated}, "limit": limit}
+            warnings.warn(TruncationWarning(message, **facts), stacklevel=4)
         return TokenRows(
             rows=rows,
             owner=np.asarray(owner, dtype=np.int64),
