@@ -2,8 +2,9 @@
 
 Owns the choice of files (by suffix: text, Markdown, HTML, PDF, and images when a CLIP model is
 configured), the paths records carry (relative to the indexed folder, with ``/``), what is never
-walked (hidden files and folders, symbolic links to folders, the store itself), and reading a
-file's bytes with a short reason when it cannot be read. Deliberately does not parse contents
+walked (hidden files and folders, symbolic links to folders, the store itself), which of several
+paths to one file is kept (links would index it twice), and reading a file's bytes with a short
+reason when it cannot be read. Deliberately does not parse contents
 (``readers``) or decide what is stale (``indexer``).
 """
 
@@ -31,6 +32,9 @@ TEXT_KINDS: dict[str, str] = {
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff"})
 
+DUPLICATE_LINK = "symbolic link to a file already indexed"
+"""The ``WalkResult.ignored`` reason of a link whose file is indexed under another path."""
+
 
 @dataclass(frozen=True)
 class SourceFile:
@@ -53,7 +57,8 @@ class WalkResult:
 
     Attributes:
         files: files to index, sorted by ``rel``.
-        ignored: reason -> number of files not chosen (unsupported type, images without CLIP).
+        ignored: reason -> number of files not chosen (unsupported type, images without CLIP,
+            links to a file chosen under another path).
     """
 
     files: list[SourceFile] = field(default_factory=list)
@@ -65,7 +70,10 @@ def walk_folder(root: Path, *, images: bool, exclude: tuple[Path, ...] = ()) -> 
 
     Hidden names (leading ``.``) are skipped, folders and files alike, and so are symbolic links
     to folders (no loops) and every folder in ``exclude`` (the store). Links to files are read
-    through; a broken one is still listed, so its reading fails with a reason.
+    through; a broken one is still listed, so its reading fails with a reason. When several chosen
+    paths lead to one file (a link beside its target, two links to one file inside or outside the
+    folder), one is kept, so its chunks are not stored twice: the file's own path when it is among
+    them, else the first in sorted order; the others count as ``DUPLICATE_LINK``.
 
     Args:
         root: the folder to walk.
@@ -97,7 +105,34 @@ def walk_folder(root: Path, *, images: bool, exclude: tuple[Path, ...] = ()) -> 
                 continue
             result.files.append(SourceFile(path.relative_to(root).as_posix(), path, kind))
     result.files.sort(key=lambda f: f.rel)
+    _drop_duplicate_links(root, result)
     return result
+
+
+def _drop_duplicate_links(root: Path, result: WalkResult) -> None:
+    """Keep one path per real file among ``result.files`` (sorted), counting the rest as ignored."""
+    real_root = Path(os.path.realpath(root))
+    groups: dict[str, list[SourceFile]] = {}
+    for source in result.files:
+        if source.path.is_symlink():  # folders under root are real: links to folders are not walked
+            target = os.path.realpath(source.path)
+            if os.path.isfile(target):  # a broken link stays listed: reading it gives the reason
+                groups.setdefault(target, [])
+    if not groups:
+        return
+    for source in result.files:
+        group = groups.get(os.path.realpath(source.path))
+        if group is not None:
+            group.append(source)
+    dropped: set[str] = set()
+    for target, sources in groups.items():
+        if len(sources) < 2:
+            continue
+        own = [s for s in sources if str(real_root / s.rel) == target]
+        keep = own[0] if own else sources[0]
+        dropped.update(s.rel for s in sources if s is not keep)
+    result.files = [s for s in result.files if s.rel not in dropped]
+    result.ignored[DUPLICATE_LINK] += len(dropped)
 
 
 def read_bytes(path: Path, max_bytes: int) -> bytes:
