@@ -28,6 +28,7 @@ _LAZY: dict[str, str] = {
     "ModelLoadError": "sbert_rag.errors",
     "StoreLockedError": "sbert_rag.errors",
     # encoders
+    "EncoderConfig": "sbert_rag.config",
     "TextEncoder": "sbert_rag.encoding.text_encoder",
     "DualEncoder": "sbert_rag.encoding.dual",
     "load_encoder": "sbert_rag.encoding.dual",
@@ -58,6 +59,7 @@ __all__ = ["__version__", *_LAZY]
 
 if TYPE_CHECKING:  # pragma: no cover
     from sbert_rag.chunking.splitters import Chunker, ChunkerConfig, passage_text
+    from sbert_rag.config import EncoderConfig
     from sbert_rag.evaluation.beir import load_beir
     from sbert_rag.image.clip_config import CLIPConfig
     from sbert_rag.image.clip_encoder import CLIPEncoder

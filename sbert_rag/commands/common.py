@@ -5,6 +5,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from sbert_rag.config import EncoderConfig
+
+_BATCH = EncoderConfig.batch_size
+
 
 def add_model_arguments(parser: argparse.ArgumentParser, default_dtype: str = "auto") -> None:
     """Add --model, --device, --dtype, --batch-size, --overflow.
@@ -18,7 +22,7 @@ def add_model_arguments(parser: argparse.ArgumentParser, default_dtype: str = "a
         default=default_dtype,
         help=f"auto (bf16 where the hardware has it), float32, bfloat16, float16 (default: {default_dtype})",
     )
-    parser.add_argument("--batch-size", type=int, default=256, help="most texts per forward pass (default: 256)")
+    parser.add_argument("--batch-size", type=int, default=_BATCH, help=f"most texts per forward pass (default: {_BATCH})")
     parser.add_argument(
         "--overflow", default="warn", choices=["warn", "error", "windows"], help="over-long inputs (default: warn)"
     )
@@ -41,12 +45,14 @@ def add_store_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--store", default=DEFAULT_STORE, metavar="PATH",
                         help=f"store folder (default: {DEFAULT_STORE} in the current directory)")
     parser.add_argument("--model", default=None,
-                        help="text model folder or Hub id; default: the model the store recorded, and for a "
+                        help="text model folder (one model, or query/ + passage/ of an untied pair) or Hub id; "
+                             "default: the model the store recorded, and for a "
                              "new store the packaged all-MiniLM-L6-v2. Another model than the recorded one is refused")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
     parser.add_argument("--dtype", default="auto",
                         help="auto (bf16 where the hardware has it), float32, bfloat16, float16 (default: auto)")
-    parser.add_argument("--batch-size", type=int, default=64, help="texts or images per forward pass (default: 64)")
+    parser.add_argument("--batch-size", type=int, default=_BATCH,
+                        help=f"texts or images per forward pass (default: {_BATCH})")
 
 
 def open_store(args: argparse.Namespace, *, create: bool = False, clip: str | None = None) -> Any:

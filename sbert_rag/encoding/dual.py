@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from sbert_rag.config import EncoderConfig
 from sbert_rag.errors import ConfigError
 from sbert_rag.types import Encoder, FloatMatrix, Role
 
@@ -36,6 +37,7 @@ class DualEncoder:
             )
         self.query_encoder = query_encoder
         self.passage_encoder = passage_encoder
+        self.model_name = ""  # the pair's folder, when loaded from one
 
     @property
     def dim(self) -> int:
@@ -94,7 +96,17 @@ class DualEncoder:
         """Load a pair saved by :meth:`save` (``path/query`` and ``path/passage``); options as TextEncoder's."""
         if not is_dual_folder(path):
             raise ConfigError(f"{str(path)!r} has no query/ and passage/ model folders; save a DualEncoder there first")
-        return cls.from_pretrained(str(Path(path) / "query"), str(Path(path) / "passage"), **options)
+        pair = cls.from_pretrained(str(Path(path) / "query"), str(Path(path) / "passage"), **options)
+        pair.model_name = str(Path(path).resolve())
+        return pair
+
+    @property
+    def config(self) -> EncoderConfig:
+        """The passage tower's settings, with the query tower's query prompt and the pair's folder as ``model``."""
+        passage = self.passage_encoder.config  # type: ignore[attr-defined]
+        query = self.query_encoder.config  # type: ignore[attr-defined]
+        name = self.model_name or f"{query.model}+{passage.model}"
+        return passage.replace(model=name, query_prompt=query.query_prompt)
 
 
 def is_dual_folder(path: str | os.PathLike[str] | None) -> bool:
@@ -105,15 +117,21 @@ def is_dual_folder(path: str | os.PathLike[str] | None) -> bool:
     return all((root / side / "config.json").is_file() for side in ("query", "passage"))
 
 
-def load_encoder(model: str | os.PathLike[str] | None, **options: Any) -> Any:
+def load_encoder(model: EncoderConfig | str | os.PathLike[str] | None, **options: Any) -> Any:
     """Open a model folder of either kind: a query/passage pair as a ``DualEncoder``, else a ``TextEncoder``.
 
     Args:
-        model: a sentence-transformers or Hugging Face folder, a folder saved by
-            ``DualEncoder.save`` (what ``sbert-rag train retrieval`` writes for untied towers), a
-            Hub id, or None for the packaged default model.
+        model: an ``EncoderConfig`` (then no options), a sentence-transformers or Hugging Face
+            folder, a folder saved by ``DualEncoder.save`` (what ``sbert-rag train retrieval``
+            writes for untied towers), a Hub id, or None for the packaged default model.
         **options: ``TextEncoder.from_pretrained`` options, applied to both towers of a pair.
     """
+    if isinstance(model, EncoderConfig):
+        if options:
+            raise ConfigError(f"pass options inside the EncoderConfig, not beside it; got {sorted(options)}")
+        from sbert_rag.encoding.identity import model_argument
+
+        model, options = model_argument(model.model), model.load_options()
     if is_dual_folder(model):
         return DualEncoder.load(model, **options)  # type: ignore[arg-type]
     from sbert_rag.encoding.text_encoder import TextEncoder

@@ -19,25 +19,20 @@ def vector_config(encoder: Any) -> dict[str, Any]:
     """What fixes ``encoder``'s vectors, JSON-plain.
 
     Args:
-        encoder: a ``TextEncoder``.
+        encoder: a ``TextEncoder`` or a ``DualEncoder`` (anything with ``config`` and ``dim``).
 
     Returns:
         ``model`` (folder path or ``PACKAGED_MODEL``), ``dim``, ``pooling`` (list of modes),
         ``normalize``, ``max_tokens``, ``query_prompt``, ``passage_prompt``.
     """
-    return {
-        "model": encoder.model_name,
-        "dim": int(encoder.dim),
-        "pooling": [mode.value for mode in encoder.spec.pooling],
-        "normalize": bool(encoder.normalize),
-        "max_tokens": int(encoder.max_tokens),
-        "query_prompt": encoder.prompts.query,
-        "passage_prompt": encoder.prompts.passage,
-    }
+    return {**encoder.config.vector_settings(), "dim": int(encoder.dim)}
 
 
 def config_differences(recorded: dict[str, Any], new: dict[str, Any]) -> str:
     """Every key on which two identities differ, as ``"key: recorded -> new"`` joined by commas.
+
+    This is the one test of "same vectors": stores (``store.json``) and Chroma collections (the
+    embedding function's config) both record ``vector_config`` and compare with this.
 
     Returns:
         An empty string when they agree.

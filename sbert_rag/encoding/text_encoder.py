@@ -3,11 +3,14 @@
 Owns loading a model folder into torch, batching, devices and dtypes, prompts per role, and the
 encode calls. The only module of the core that imports transformers. Gives the embeddings that
 sentence-transformers gives for the same folder (tests/quality checks it), but counts every
-input's tokens and never truncates silently.
+input's tokens and never truncates silently. A BERT folder loaded for the CPU in float32 opens
+without torch or transformers (``packed.TorchFreeModel``): small calls, such as one query, run in
+numpy; the torch module loads on the first larger call or the first use of :attr:`module`.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections.abc import Iterable, Iterator, Sequence
@@ -17,12 +20,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from sbert_rag._deps import quiet_transformers, require
-from sbert_rag.config import DType, OverflowPolicy, check_positive_int, parse_dtype, parse_overflow
+from sbert_rag.config import DType, EncoderConfig, OverflowPolicy, check_positive_int, parse_dtype, parse_overflow
 from sbert_rag.encoding.batching import plan_batches
 from sbert_rag.encoding.loading import ModelSpec, read_spec, resolve_model_dir
+from sbert_rag.encoding.packed import NUMPY_MAX_TOKENS
 from sbert_rag.encoding.prompts import Prompts
 from sbert_rag.encoding.report import EncodeResult, OverflowReport
-from sbert_rag.encoding.tokenize import TokenizerView, TokenRows
+from sbert_rag.encoding.tokenize import NativeTokenizer, TokenizerView, TokenRows
 from sbert_rag.encoding.validate import validate_texts
 from sbert_rag.errors import ConfigError, ModelLoadError
 from sbert_rag.types import FloatMatrix, Role
@@ -31,6 +35,7 @@ if TYPE_CHECKING:
     import torch
 
     from sbert_rag.encoding.module import SentenceModule
+    from sbert_rag.encoding.packed import TorchFreeModel
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +44,10 @@ _TORCH_DTYPES = {DType.FLOAT32: "float32", DType.BFLOAT16: "bfloat16", DType.FLO
 
 def resolve_device(device: str | None) -> str:
     """``"auto"``/None -> cuda, then mps, then cpu; anything else is passed to torch as given."""
+    from sbert_rag.encoding.hardware import may_have_gpu
+
+    if device == "cpu" or (device in (None, "auto") and not may_have_gpu()):
+        return "cpu"  # decided without importing torch, which takes seconds
     torch = require("torch")
     if device in (None, "auto"):
         if torch.cuda.is_available():
@@ -67,7 +76,7 @@ class TextEncoder:
 
     def __init__(
         self,
-        module: SentenceModule,
+        module: SentenceModule | None,
         tokenizer: Any,
         spec: ModelSpec,
         *,
@@ -81,8 +90,13 @@ class TextEncoder:
         max_batch_tokens: int | None,
         window_overlap_tokens: int,
         packed: bool | None = None,
+        torch_free: TorchFreeModel | None = None,
     ) -> None:
-        self.module = module
+        if module is None and torch_free is None:
+            raise ConfigError("TextEncoder needs a module, or a torch_free model that loads one")
+        self._module = module
+        self._torch_free = torch_free if module is None else None
+        self._hf_tokenizer = None if isinstance(tokenizer, NativeTokenizer) else tokenizer
         self.spec = spec
         self.device = device
         self.dtype = dtype
@@ -95,7 +109,7 @@ class TextEncoder:
         self.tokens = TokenizerView(tokenizer, max_tokens, spec.do_lower_case)
         self._type_ids = "token_type_ids" in getattr(tokenizer, "model_input_names", ())
         self.last_report: OverflowReport | None = None
-        self.packed = _check_packed(packed, module)
+        self.packed = packed if module is None else _check_packed(packed, module)  # torch-free: checked by loading
         self._packed_cache: Any = None
 
     # ------------------------------------------------------------------ construction
@@ -151,32 +165,35 @@ class TextEncoder:
             ConfigError: an option has an invalid value; the message lists the valid ones.
         """
         from sbert_rag.encoding.hardware import auto_dtype, default_batch_tokens
+        from sbert_rag.encoding.loading import map_safetensors, torch_free_spec
 
         policy = parse_overflow(overflow)
         dt = parse_dtype(dtype)
         folder = resolve_model_dir(model)
         spec = read_spec(folder, pooling=pooling, normalize=normalize)
-        torch = require("torch")
-        transformers = require("transformers")
         dev = resolve_device(device)
         if dt is DType.AUTO:
             dt = auto_dtype(dev)
         if max_batch_tokens is None:
             max_batch_tokens = default_batch_tokens(dev)
-        kwargs = dict(hf_model_kwargs or {})
-        kwargs.setdefault("dtype", getattr(torch, _TORCH_DTYPES[dt]))
-        try:
-            with quiet_transformers():
-                hf_model = transformers.AutoModel.from_pretrained(str(spec.transformer_dir), **kwargs)
-                tokenizer = transformers.AutoTokenizer.from_pretrained(str(spec.transformer_dir))
-        except (OSError, ValueError) as err:
-            raise ModelLoadError(f"could not load the model in {str(spec.transformer_dir)!r}: {err}") from err
-        from sbert_rag.encoding.module import DenseStage, SentenceModule
+        # CPU float32 with the default forward: the packed one, of which NumpyBert is the numpy twin
+        plain_cpu = dev == "cpu" and dt is DType.FLOAT32 and packed is None and not hf_model_kwargs
+        light = torch_free_spec(spec) if plain_cpu else None
+        module: SentenceModule | None = None
+        torch_free: TorchFreeModel | None = None
+        if light is None:
+            module = _load_module(spec, dev, dt, hf_model_kwargs)
+            tokenizer = _load_tokenizer(spec)
+            positions = getattr(module.transformer.config, "max_position_embeddings", None)
+        else:
+            from sbert_rag.encoding.packed import NumpyBert, TorchFreeModel
 
-        dense = [DenseStage.from_spec(d) for d in spec.dense]
-        module = SentenceModule(hf_model, spec.pooling, dense, spec.include_prompt)
-        module.to(device=dev, dtype=getattr(torch, _TORCH_DTYPES[dt])).eval()
-        limit = _model_limit(spec, hf_model, tokenizer, max_tokens)
+            bert = NumpyBert(light.config, map_safetensors(light.weights))
+            load = functools.partial(_load_module, spec, dev, dt, None)
+            torch_free = TorchFreeModel(bert, spec.pooling, spec.include_prompt, load)
+            tokenizer = NativeTokenizer(light.tokenizer_file, light.pad_token, light.model_max_length, light.model_input_names)
+            positions = light.config["max_position_embeddings"]
+        limit = _model_limit(spec, positions, tokenizer, max_tokens)
         return cls(
             module,
             tokenizer,
@@ -191,12 +208,46 @@ class TextEncoder:
             max_batch_tokens=max_batch_tokens,
             window_overlap_tokens=window_overlap_tokens,
             packed=packed,
+            torch_free=torch_free,
+        )
+
+    @classmethod
+    def from_config(cls, config: EncoderConfig, *, hf_model_kwargs: dict[str, Any] | None = None) -> TextEncoder:
+        """Load the encoder ``config`` describes (see ``from_pretrained`` for each field's meaning).
+
+        Raises:
+            ModelLoadError, ConfigError: as ``from_pretrained``.
+        """
+        from sbert_rag.encoding.identity import model_argument
+
+        return cls.from_pretrained(model_argument(config.model), **config.load_options(), hf_model_kwargs=hf_model_kwargs)
+
+    @property
+    def config(self) -> EncoderConfig:
+        """The settings in force, the model's own filled in: ``from_config(enc.config)`` gives the same vectors."""
+        return EncoderConfig(
+            model=self.model_name, pooling=tuple(m.value for m in self.spec.pooling), normalize=bool(self.normalize),
+            query_prompt=self.prompts.query, passage_prompt=self.prompts.passage, max_tokens=self.max_tokens,
+            overflow=self.overflow.value, dtype=self.dtype.value, device=self.device, batch_size=self.batch_size,
+            max_batch_tokens=self.max_batch_tokens, window_overlap_tokens=self.window_overlap_tokens,
+            packed=self.packed,
         )
 
     # ------------------------------------------------------------------ properties
     @property
+    def module(self) -> SentenceModule:
+        """The torch module (transformer, pooling, Dense stages); after a torch-free load, loaded now."""
+        if self._module is None:
+            assert self._torch_free is not None  # __init__ ensures one of the two
+            self._module = self._torch_free.load_module()
+            self._torch_free = None  # from now on the module's weights are the only ones (training may change them)
+        return self._module
+
+    @property
     def dim(self) -> int:
         """Embedding dimension."""
+        if self._torch_free is not None:
+            return self._torch_free.dim
         if len(self.module.dense):
             return int(self.module.dense[-1].linear.out_features)
         return int(self.module.transformer.config.hidden_size) * len(self.spec.pooling)
@@ -217,8 +268,10 @@ class TextEncoder:
 
     @property
     def tokenizer(self) -> Any:
-        """The Hugging Face tokenizer."""
-        return self.tokens.tokenizer
+        """The Hugging Face tokenizer (after a torch-free load, loaded on first use)."""
+        if self._hf_tokenizer is None:
+            self._hf_tokenizer = _load_tokenizer(self.spec)
+        return self._hf_tokenizer
 
     def __repr__(self) -> str:
         return (
@@ -309,11 +362,14 @@ class TextEncoder:
         return EncodeResult(embeddings=vectors, report=rows.report)
 
     def _run(self, rows: TokenRows, exclude_first: int, batch_size: int, progress: bool) -> FloatMatrix:
-        torch = require("torch")
         if rows.n_inputs == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
         lengths = [len(r) for r in rows.rows]
         batches = plan_batches(lengths, batch_size, self.max_batch_tokens)
+        torch_free = self._torch_free
+        if torch_free is not None and sum(lengths) <= NUMPY_MAX_TOKENS:
+            return torch_free.encode(rows, batches, exclude_first, self.normalize)
+        torch = require("torch")
         out = torch.empty((len(rows.rows), self.dim), dtype=torch.float32, device=self.device)
         with torch.inference_mode():
             for idx in _progress(batches, progress):
@@ -325,7 +381,7 @@ class TextEncoder:
 
     def uses_packed(self) -> bool:
         """Whether encoding runs the padding-free forward (see ``packed`` of :meth:`from_pretrained`)."""
-        if self.packed is False or self.module.training:
+        if self.packed is False or (self._module is not None and self._module.training):
             return False
         if self.packed:
             return True
@@ -408,8 +464,35 @@ def _check_packed(packed: bool | None, module: SentenceModule) -> bool | None:
     return False
 
 
-def _model_limit(spec: ModelSpec, hf_model: Any, tokenizer: Any, requested: int | None) -> int:
-    positions = getattr(hf_model.config, "max_position_embeddings", None)
+def _load_module(spec: ModelSpec, device: str, dtype: DType, hf_model_kwargs: dict[str, Any] | None) -> SentenceModule:
+    """The Hugging Face model of ``spec`` with its pooling and Dense stages, on ``device`` in ``dtype``, in eval mode."""
+    torch = require("torch")
+    transformers = require("transformers")
+    kwargs = dict(hf_model_kwargs or {})
+    kwargs.setdefault("dtype", getattr(torch, _TORCH_DTYPES[dtype]))
+    try:
+        with quiet_transformers():
+            hf_model = transformers.AutoModel.from_pretrained(str(spec.transformer_dir), **kwargs)
+    except (OSError, ValueError) as err:
+        raise ModelLoadError(f"could not load the model in {str(spec.transformer_dir)!r}: {err}") from err
+    from sbert_rag.encoding.module import DenseStage, SentenceModule
+
+    dense = [DenseStage.from_spec(d) for d in spec.dense]
+    module = SentenceModule(hf_model, spec.pooling, dense, spec.include_prompt)
+    return module.to(device=device, dtype=getattr(torch, _TORCH_DTYPES[dtype])).eval()
+
+
+def _load_tokenizer(spec: ModelSpec) -> Any:
+    """The Hugging Face tokenizer of ``spec``."""
+    transformers = require("transformers")
+    try:
+        with quiet_transformers():
+            return transformers.AutoTokenizer.from_pretrained(str(spec.transformer_dir))
+    except (OSError, ValueError) as err:
+        raise ModelLoadError(f"could not load the model in {str(spec.transformer_dir)!r}: {err}") from err
+
+
+def _model_limit(spec: ModelSpec, positions: int | None, tokenizer: Any, requested: int | None) -> int:
     if requested is not None:
         check_positive_int(requested, "max_tokens")
         if positions is not None and requested > positions:

@@ -17,6 +17,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from sbert_rag.config import EncoderConfig
 from sbert_rag.errors import ConfigError, InvalidInputError
 from sbert_rag.indexing.indexer import Indexer, IndexOptions, IndexReport, prepare_store
 from sbert_rag.indexing.lock import WriterLock
@@ -54,11 +55,12 @@ class Store:
         path: str | Path,
         *,
         create: bool = False,
+        config: EncoderConfig | None = None,
         model: str | None = None,
         clip: str | None = None,
         device: str = "auto",
         dtype: str = "auto",
-        batch_size: int = 64,
+        batch_size: int = EncoderConfig.batch_size,
         fusion: FusionConfig | None = None,
     ) -> Store:
         """Open a store folder; models load on first use, checked against what the store recorded.
@@ -66,6 +68,9 @@ class Store:
         Args:
             path: the store folder.
             create: allow a folder that holds no store yet (it is created by the first write).
+            config: the whole text encoder config; None = the one the store recorded (for a new
+                store the packaged default's), with ``model``, ``device``, ``dtype`` and
+                ``batch_size`` below.
             model: text model folder, Hub id or ``packaged:all-MiniLM-L6-v2``; None = the one the
                 store recorded (for a new store, the packaged all-MiniLM-L6-v2).
             clip: CLIP model folder (``CLIPEncoder.save``) to index and search images; None = the
@@ -82,7 +87,7 @@ class Store:
         """
         records = IndexStore.open(path, must_exist=not create)
         models = StoreModels(records.path, records.manifest, ModelOptions(
-            model=model, clip=clip, device=device, dtype=dtype, batch_size=batch_size,
+            model=model, clip=clip, device=device, dtype=dtype, batch_size=batch_size, encoder=config,
         ))
         return cls(records, models, fusion)
 
@@ -277,6 +282,7 @@ class Store:
             "model": manifest.model_name,
             "dims": manifest.dim,
             "model_config": manifest.model,
+            "encoder": manifest.encoder,
             "clip": manifest.clip,
             **counts,
             "settings": {"chunking": manifest.chunking, "bm25": manifest.bm25},

@@ -146,6 +146,7 @@ def prepare_store(
                       "include_title": chunker.config.include_title},
             bm25=asdict(BM25Config()),
             clip=models.clip_identity(),
+            encoder=models.recorded_encoder(),
         )
     elif root is not None:
         check_root(manifest, root, store.path, moved=moved or not manifest.root)

@@ -33,6 +33,9 @@ class Manifest:
         chunking: ``max_tokens``, ``overlap_tokens``, ``include_title`` of the chunker.
         bm25: the ``BM25Config`` fields of the sidecar.
         clip: ``{"path": folder, "dim": n}`` of the CLIP model, or None when no images are indexed.
+        encoder: the text model's ``EncoderConfig`` as resolved when the store was created, less
+            the settings of the machine (device, dtype, batch sizes, forward path); searches and
+            later writes load the model with it, so custom prompts or pooling stay in force.
         format_version: layout version of the store folder.
         created: when the store was created (local time, ISO 8601).
         updated: when an index run last finished.
@@ -43,6 +46,7 @@ class Manifest:
     chunking: dict[str, Any]
     bm25: dict[str, Any]
     clip: dict[str, Any] | None = None
+    encoder: dict[str, Any] | None = None
     format_version: int = FORMAT_VERSION
     created: str = field(default_factory=lambda: _now())
     updated: str = ""

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from sbert_rag.chunking import Chunker, ChunkerConfig
-from sbert_rag.encoding.identity import model_argument, vector_config
+from sbert_rag.config import EncoderConfig
+from sbert_rag.encoding.identity import vector_config
 from sbert_rag.errors import ConfigError
 from sbert_rag.indexing.manifest import Manifest, check_requested_models, check_vectors, requested_model_name
 
@@ -29,13 +30,19 @@ class ModelOptions:
         device: torch device string or ``"auto"``.
         dtype: compute dtype of the text model (``auto``, ``float32``, ...).
         batch_size: texts or images per forward pass.
+        encoder: the whole text encoder config (its ``model`` wins over ``model``); None = the
+            store's recorded one with ``device``, ``dtype`` and ``batch_size`` from here.
     """
 
     model: str | None = None
     clip: str | None = None
     device: str = "auto"
     dtype: str = "auto"
-    batch_size: int = 64
+    batch_size: int = EncoderConfig.batch_size
+    encoder: EncoderConfig | None = None
+
+
+_MACHINE_SETTINGS = ("device", "dtype", "batch_size", "max_batch_tokens", "packed")
 
 
 class StoreModels:
@@ -51,7 +58,8 @@ class StoreModels:
         self.store_path = store_path
         self.manifest = manifest
         self.options = options
-        self.model_name = requested_model_name(options.model)
+        asked = options.encoder.model if options.encoder is not None and options.encoder.model else options.model
+        self.model_name = requested_model_name(asked)
         self.clip_path = _clip_path(options.clip)
         if manifest is not None:
             check_requested_models(manifest, self.model_name, self.clip_path, store_path)
@@ -70,16 +78,29 @@ class StoreModels:
     def text(self) -> Any:
         """The ``TextEncoder``, loaded on first use and checked against the manifest."""
         if self._text is None:
-            from sbert_rag.encoding.text_encoder import TextEncoder
+            from sbert_rag.encoding.dual import load_encoder
 
-            encoder = TextEncoder.from_pretrained(
-                model_argument(self.model_name), device=self.options.device, dtype=self.options.dtype,
-                batch_size=self.options.batch_size,
-            )
+            encoder = load_encoder(self.encoder_config())
             if self.manifest is not None:
                 check_vectors(self.manifest, self._identity(encoder), self.store_path)
             self._text = encoder
         return self._text
+
+    def encoder_config(self) -> EncoderConfig:
+        """The config the text model loads with: the one given, else the store's recorded settings."""
+        given = self.options.encoder
+        if given is not None:
+            return given.replace(model=self.model_name) if self.model_name is not None else given
+        recorded = dict((self.manifest.encoder or {}) if self.manifest is not None else {})
+        recorded.update(model=self.model_name, device=self.options.device, dtype=self.options.dtype,
+                        batch_size=self.options.batch_size)
+        return EncoderConfig.from_dict(recorded)
+
+    def recorded_encoder(self) -> dict[str, Any]:
+        """What a manifest records of the loaded text model's config (loads it): no machine settings."""
+        config = self.text.config.to_dict()
+        config["model"] = self.model_name if self.model_name is not None else config["model"]
+        return {k: v for k, v in config.items() if k not in _MACHINE_SETTINGS}
 
     def identity(self) -> dict[str, Any]:
         """The text model's vector identity as recorded in a manifest (loads the model)."""

@@ -103,7 +103,7 @@ def _load_each_model_once(monkeypatch: pytest.MonkeyPatch, _encoder_cache: dict[
     real = TextEncoder.from_pretrained.__func__  # type: ignore[attr-defined]
 
     def cached(cls: type, model: Any = None, **kwargs: Any) -> Any:
-        key = (str(model), tuple(sorted(kwargs.items())))
+        key = (str(model), repr(sorted(kwargs.items())))
         if key not in _encoder_cache:
             _encoder_cache[key] = real(cls, model, **kwargs)
         return _encoder_cache[key]

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sbert_rag import ConfigError, InvalidInputError, Store
+from sbert_rag import ConfigError, EncoderConfig, InvalidInputError, Store
 from sbert_rag.indexing.store import IndexStore
 
 QUERY = "how do I stop silent truncation"
@@ -123,3 +123,16 @@ def test_open_refuses_a_missing_store_and_another_model(built: Path, tmp_path: P
     with pytest.raises(ConfigError, match="was built with model 'packaged:all-MiniLM-L6-v2'") as err:
         Store.open(built, model=str(tiny_models[0]))
     assert str(tiny_models[0].resolve()) in str(err.value)
+
+
+def test_store_keeps_the_recorded_config(tiny_models: tuple[Path, Path], tmp_path: Path) -> None:
+    plain, _ = tiny_models
+    config = EncoderConfig(model=str(plain), device="cpu", dtype="float32", query_prompt="search: ")
+    store = Store.open(tmp_path / "s", create=True, config=config)
+    store.add_texts(["the cat sits on the tree", "a dog runs to the car"])
+    reopened = Store.open(tmp_path / "s")  # no config: the recorded one, prompt included
+    assert reopened.info()["encoder"]["query_prompt"] == "search: "
+    assert reopened.models.text.config.query_prompt == "search: "
+    assert [h.id for h in reopened.search("cat", k=2, mode="dense")] == [h.id for h in store.search("cat", k=2, mode="dense")]
+    with pytest.raises(ConfigError, match="query_prompt: 'search: ' -> ''"):
+        Store.open(tmp_path / "s", config=config.replace(query_prompt="")).search("cat", k=1, mode="dense")
