@@ -1,51 +1,58 @@
-"""LlamaIndex RAG retrieval: a VectorStoreIndex on a ChromaVectorStore with sbert_rag embeddings.
+"""LlamaIndex RAG over an sbert_rag store: a retriever and a query engine, offline, no LLM needed.
 
 Run: python examples/llamaindex_rag.py
-Needs: pip install -e integrations/llamaindex llama-index-vector-stores-chroma. Offline: the
-packaged all-MiniLM-L6-v2 embeds nodes as passages and questions as queries; Chroma runs in memory
-in a cosine collection. No LLM is involved: this retrieves, it does not generate.
+Needs: pip install -e integrations/llamaindex -e integrations/llamaindex-retrievers
+-e integrations/llamaindex-vector-stores (requirements-dev.txt installs them). Indexes
+examples/corpus into a temporary store with the packaged all-MiniLM-L6-v2, then answers one
+question twice: (a) through ``SbertRagRetriever`` (one exact hybrid ``Store.search``) and (b)
+through ``VectorStoreIndex.from_vector_store(SbertRagVectorStore)`` as a query engine whose LLM
+is LlamaIndex's ``MockLLM`` (it echoes the prompt: swap in a real LLM to get an answer).
 """
 
 from __future__ import annotations
 
-import chromadb
-from chromadb.config import Settings
-from llama_index.core import Document, StorageContext, VectorStoreIndex
-from llama_index.vector_stores.chroma import ChromaVectorStore
+import tempfile
+from pathlib import Path
 
-from llama_index.embeddings.sbert_rag import SbertRagEmbedding
+from llama_index.core import VectorStoreIndex
+from llama_index.core.llms import MockLLM
+from llama_index.core.schema import NodeWithScore
+from llama_index.retrievers.sbert_rag import SbertRagRetriever
+from llama_index.vector_stores.sbert_rag import SbertRagVectorStore
 
-CORPUS = {
-    "bees": "Honey bees perform a waggle dance to tell others where flowers are.",
-    "sky": "Rayleigh scattering of sunlight by air molecules makes the sky look blue.",
-    "paris": "Paris is the capital and largest city of France.",
-    "plants": "Photosynthesis lets plants turn sunlight, water and carbon dioxide into sugar.",
-    "tides": "Tides are caused mainly by the gravitational pull of the Moon on the oceans.",
-}
-QUESTIONS = [
-    "how do bees tell each other where food is?",
-    "why is the sky blue?",
-    "what makes the sea rise and fall?",
-]
+from sbert_rag import Store
+
+CORPUS = Path(__file__).resolve().parent / "corpus"
+QUESTION = "how do I stop silent truncation"
+
+
+def show(hits: list[NodeWithScore]) -> None:
+    for hit in hits:
+        meta = hit.node.metadata
+        span = f"[{meta['start']}:{meta['end']}]"
+        print(f"  {hit.score:.3f} {meta['file_name']} {span} {meta.get('title', '')}".rstrip())
 
 
 def main() -> None:
-    client = chromadb.EphemeralClient(settings=Settings(anonymized_telemetry=False))
-    # LlamaIndex passes vectors itself, so the collection needs no Chroma embedding function;
-    # a cosine space suits unit-length vectors (Chroma's default is l2)
-    collection = client.get_or_create_collection(
-        "llamaindex_rag_example", configuration={"hnsw": {"space": "cosine"}}
-    )
-    storage = StorageContext.from_defaults(vector_store=ChromaVectorStore(chroma_collection=collection))
-    docs = [Document(text=text, metadata={"topic": topic}) for topic, text in CORPUS.items()]
-    embed_model = SbertRagEmbedding()  # packaged default model, loaded on first use, no download
-    index = VectorStoreIndex.from_documents(docs, storage_context=storage, embed_model=embed_model)
-    retriever = index.as_retriever(similarity_top_k=2)
-    for question in QUESTIONS:
-        print(f"{question!r}")
-        for hit in retriever.retrieve(question):
-            print(f"  -> [{hit.node.metadata['topic']}] {hit.score:.3f} {hit.node.get_content()}")
-    client.delete_collection("llamaindex_rag_example")
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Store.open(Path(tmp) / "store", create=True)  # packaged default model, no download
+        report = store.add_folder(CORPUS)
+        print(f"indexed {report.files} files into {report.totals['chunks']} chunks")
+
+        # (a) the retriever: one exact hybrid (dense + BM25) search of the store
+        retriever = SbertRagRetriever(store, similarity_top_k=3, mode="hybrid")
+        print(f"retriever sources for {QUESTION!r}:")
+        show(retriever.retrieve(QUESTION))
+
+        # (b) the vector store under a VectorStoreIndex: the store embeds queries itself, and the
+        # index's embed model is the store's own (it is only used if nodes are inserted)
+        vector_store = SbertRagVectorStore(store)
+        index = VectorStoreIndex.from_vector_store(vector_store, embed_model=vector_store.embed_model())
+        engine = index.as_query_engine(llm=MockLLM(), similarity_top_k=3, vector_store_query_mode="hybrid")
+        response = engine.query(QUESTION)
+        print(f"query engine sources for {QUESTION!r}:")
+        show(response.source_nodes)
+        print(f"MockLLM answer ({len(str(response))} characters; it echoes the prompt with the sources)")
 
 
 if __name__ == "__main__":
