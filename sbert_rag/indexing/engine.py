@@ -23,14 +23,23 @@ from sbert_rag.indexing.indexer import Indexer, IndexOptions, IndexReport, prepa
 from sbert_rag.indexing.lock import WriterLock
 from sbert_rag.indexing.models import ModelOptions, StoreModels
 from sbert_rag.indexing.records import content_id, ids_fingerprint
-from sbert_rag.indexing.searcher import MODES, SearchHit, fetch_hits, rank_store, search_images, search_store
+from sbert_rag.indexing.searcher import (
+    MODES,
+    SearchHit,
+    check_query,
+    fetch_hits,
+    rank_store,
+    search_images,
+    search_store,
+)
 from sbert_rag.indexing.sidecar import sidecar_fingerprint
 from sbert_rag.indexing.store import IndexStore, Record
 from sbert_rag.retrieval.fusion import FusionConfig
 from sbert_rag.types import Hit
 
-RESERVED_KEYS = frozenset({"file", "file_hash", "kind", "format", "start", "end", "chunk", "chunks", "title", "page"})
-"""Metadata keys the store writes itself; ``add_texts`` refuses them in user metadata."""
+RESERVED_KEYS = frozenset({"file", "file_hash", "kind", "format", "start", "end", "chunk", "chunks"})
+"""Metadata keys the store writes itself; ``add_texts`` refuses them in user metadata (``title``, a
+string, and ``page``, an integer, are taken: they are the hit's ``title`` and ``page``)."""
 
 
 class Store:
@@ -96,6 +105,24 @@ class Store:
         """The store folder (absolute)."""
         return self.records.path
 
+    @property
+    def dim(self) -> int:
+        """Dimension of the text vectors (the recorded one; a new store loads its model to tell)."""
+        manifest = self.records.manifest
+        return manifest.dim if manifest is not None else int(self.models.text.dim)
+
+    def ids_where(self, where: Mapping[str, Any], kind: str = "text") -> list[str]:
+        """Ids of the records (``kind`` ``text`` or ``image``) whose metadata match a Chroma filter, sorted.
+
+        Raises:
+            InvalidInputError: the filter is not valid Chroma syntax, or ``kind`` is unknown.
+        """
+        if kind not in ("text", "image"):
+            raise InvalidInputError(f"kind must be 'text' or 'image'; got {kind!r}")
+        if self.records.manifest is None:
+            return []
+        return sorted(self.records.ids_where(kind, where))
+
     # ------------------------------------------------------------------ writing
     def add_folder(
         self,
@@ -154,9 +181,9 @@ class Store:
                 overflow policy, ``warn`` by default: cut, with a warning naming them).
             metadatas: one dict of scalar values (str, int, float, bool) or None per text; the
                 store's own keys (``RESERVED_KEYS``) are refused. A ``source`` key is shown as
-                the hit's ``file``.
-            ids: one unique, non-empty id per text; None = content hashes (the same text twice
-                is stored once). A stored id is overwritten.
+                the hit's ``file``, ``title`` (str) and ``page`` (int) as its title and page.
+            ids: one unique, non-empty id (or None) per text; None = content hashes (the same
+                text twice is stored once). A stored id is overwritten.
 
         Returns:
             The ids, in order.
@@ -166,9 +193,14 @@ class Store:
                 metadata key is reserved or a value is not a scalar.
             StoreLockedError: another process is writing the store.
         """
-        texts = list(texts)
+        texts = _checked_texts(list(texts))
         metas = [dict(m or {}) for m in metadatas] if metadatas is not None else [{} for _ in texts]
-        ids = list(ids) if ids is not None else [content_id(t) for t in _checked_texts(texts)]
+        given = list(ids) if ids is not None else [None] * len(texts)
+        if not len(texts) == len(metas) == len(given):
+            raise InvalidInputError(
+                f"got {len(texts)} texts, {len(metas)} metadatas and {len(given)} ids; pass one of each per text"
+            )
+        ids = [content_id(t) if i is None else i for t, i in zip(texts, given)]
         _check_records(texts, metas, ids)
         if not texts:
             return []
@@ -204,6 +236,7 @@ class Store:
     # ------------------------------------------------------------------ reading
     def search(
         self, query: str, k: int = 10, mode: str = "hybrid", where: Mapping[str, Any] | None = None,
+        fusion: FusionConfig | None = None,
     ) -> list[SearchHit]:
         """The best ``k`` chunks (and images, with a CLIP model) for ``query``.
 
@@ -216,6 +249,7 @@ class Store:
             k: results wanted, >= 1; fewer when the store holds fewer (or BM25 matches fewer).
             mode: ``"hybrid"`` (dense and BM25 fused), ``"dense"`` or ``"bm25"``.
             where: a Chroma metadata filter (e.g. ``{"file": "a.md"}``); None = every record.
+            fusion: hybrid fusion options for this call; None = the store's (``self.fusion``).
 
         Returns:
             Up to ``k`` hits, best first; empty for an empty store.
@@ -223,7 +257,10 @@ class Store:
         Raises:
             InvalidInputError: the query is blank, ``k`` < 1, or ``mode`` is unknown.
         """
-        return search_store(self.records, self.models, query, k, mode, self.fusion, where)
+        if self.records.manifest is None:  # a new store nothing was written to yet
+            check_query(query, k, mode)
+            return []
+        return search_store(self.records, self.models, query, k, mode, fusion or self.fusion, where)
 
     def rank(
         self, queries: Sequence[str], k: int = 10, mode: str = "hybrid",
@@ -243,6 +280,10 @@ class Store:
         Raises:
             InvalidInputError: as :meth:`search`, or ``by`` is unknown.
         """
+        if self.records.manifest is None:
+            for query in queries:
+                check_query(query, k, mode)
+            return [[] for _ in queries]
         return rank_store(self.records, self.models, queries, k, mode, self.fusion, where, by)
 
     def search_by_image(self, image: Any, k: int = 10) -> list[SearchHit]:
@@ -259,6 +300,8 @@ class Store:
 
     def get(self, ids: Sequence[str]) -> list[SearchHit]:
         """Stored records by id (text first, then images), in the order given; unknown ids are left out."""
+        if self.records.manifest is None:
+            return []
         return fetch_hits(self.records, [str(i) for i in ids])
 
     def info(self) -> dict[str, Any]:
@@ -304,6 +347,10 @@ class Store:
             prepare_store(self.records, self.models, None, {}, moved=False)
 
 
+def _is_int(value: object) -> bool:
+    return value is None or (isinstance(value, int) and not isinstance(value, bool))
+
+
 def _checked_texts(texts: list[str]) -> list[str]:
     for i, text in enumerate(texts):
         if not isinstance(text, str) or not text.strip():
@@ -312,11 +359,6 @@ def _checked_texts(texts: list[str]) -> list[str]:
 
 
 def _check_records(texts: list[str], metas: list[dict[str, Any]], ids: list[str]) -> None:
-    _checked_texts(texts)
-    if not len(texts) == len(metas) == len(ids):
-        raise InvalidInputError(
-            f"got {len(texts)} texts, {len(metas)} metadatas and {len(ids)} ids; pass one of each per text"
-        )
     seen: dict[str, int] = {}
     for i, (rid, meta) in enumerate(zip(ids, metas)):
         if not isinstance(rid, str) or not rid:
@@ -324,6 +366,11 @@ def _check_records(texts: list[str], metas: list[dict[str, Any]], ids: list[str]
         if rid in seen and texts[seen[rid]] != texts[i]:
             raise InvalidInputError(f"id {rid!r} is given to text {seen[rid]} and text {i}; ids must be unique")
         seen.setdefault(rid, i)
+        if not isinstance(meta.get("title", ""), str) or not _is_int(meta.get("page", 0)):
+            raise InvalidInputError(
+                f"metadata {i}: 'title' must be a string and 'page' an integer; got {meta.get('title')!r}, "
+                f"{meta.get('page')!r}"
+            )
         reserved = sorted(RESERVED_KEYS & set(meta))
         if reserved:
             raise InvalidInputError(

@@ -87,8 +87,11 @@ def test_add_texts_get_delete_and_where(tmp_path: Path) -> None:
 def test_add_texts_with_ids_overwrites(tmp_path: Path) -> None:
     store = Store.open(tmp_path / "api", create=True)
     store.add_texts(["first version"], ids=["doc-1"])
-    store.add_texts(["second version"], ids=["doc-1"])
-    assert [h.text for h in store.get(["doc-1"])] == ["second version"]
+    store.add_texts(["second version", "no id given"], metadatas=[{"title": "T", "page": 3}, None],
+                    ids=["doc-1", None])
+    hit = store.get(["doc-1"])[0]
+    assert (hit.text, hit.title, hit.page) == ("second version", "T", 3)
+    assert store.ids_where({"title": "T"}) == ["doc-1"] and store.dim == 384
 
 
 @pytest.mark.parametrize(
@@ -110,11 +113,14 @@ def test_bad_add_input_is_named(tmp_path: Path) -> None:
         store.add_texts(["ok", "  "])
     with pytest.raises(InvalidInputError, match="store's own key"):
         store.add_texts(["ok"], metadatas=[{"file": "x"}])
+    with pytest.raises(InvalidInputError, match="'page' an integer"):
+        store.add_texts(["ok"], metadatas=[{"page": "2"}])
     with pytest.raises(InvalidInputError, match="values must be str, int, float or bool"):
         store.add_texts(["ok"], metadatas=[{"tags": ["a"]}])
     with pytest.raises(InvalidInputError, match="one of each per text"):
         store.add_texts(["ok"], ids=["a", "b"])
     assert not (tmp_path / "api" / "store.json").exists()  # nothing was written
+    assert store.search("anything", k=3) == [] and store.get(["x"]) == []  # a new, empty store
 
 
 def test_open_refuses_a_missing_store_and_another_model(built: Path, tmp_path: Path, tiny_models) -> None:
