@@ -169,12 +169,26 @@ class IndexStore:
         return self._client
 
     def _collection(self, kind: str, *, create: bool = False) -> Any:
-        """The Chroma collection of ``kind`` (``"text"`` or ``"image"``); None if absent and not ``create``."""
+        """The Chroma collection of ``kind`` (``"text"`` or ``"image"``); None if absent and not ``create``.
+
+        A new collection records the embedding function of the store's model in its configuration
+        (``sbert_rag.chroma_function``), so ``query_texts`` works on it when reopened with plain
+        Chroma in a process that imports that module; the store itself always passes vectors and
+        binds no function. Collections written before that record none and are read the same way.
+        """
         if kind not in self._collections:
             name = COLLECTIONS[kind]
+            # importing it registers our functions with Chroma's registry (it has no entry points),
+            # so Chroma calls later made in this process rebuild them from a collection's config
+            chroma_function = require("sbert_rag.chroma_function", "sbert-rag[chroma]")
             if create:
+                configuration: dict[str, Any] = {"hnsw": {"space": "cosine"}}
+                if self.manifest is not None and (kind == "text" or self.manifest.clip):
+                    configuration["embedding_function"] = chroma_function.store_function(
+                        name, self.manifest.model, self.manifest.clip
+                    )
                 self._collections[kind] = self._chroma().get_or_create_collection(
-                    name, configuration={"hnsw": {"space": "cosine"}}, embedding_function=None
+                    name, configuration=configuration, embedding_function=None
                 )
             else:
                 errors = require("chromadb.errors", "sbert-rag[index]")

@@ -6,9 +6,9 @@ import json
 
 import numpy as np
 import pytest
+from sbert_rag_chroma import SbertRagCLIPEmbeddingFunction, open_collection
 
 import sbert_rag
-from sbert_rag_chroma import SbertRagCLIPEmbeddingFunction, open_collection
 
 
 def _pixels(path) -> np.ndarray:  # noqa: ANN001
@@ -35,10 +35,19 @@ def test_clip_config_round_trip(tiny_clip, tiny_clip_dir) -> None:
     assert config == {"clip_folder": str(tiny_clip_dir), "dim": tiny_clip.dim, "overflow": "warn"}
     rebuilt = SbertRagCLIPEmbeddingFunction.build_from_config(config)
     np.testing.assert_allclose(rebuilt(["a cat"]), ef(["a cat"]), atol=1e-6)
-    with pytest.raises(sbert_rag.ConfigError, match="exactly the keys"):
+    with pytest.raises(sbert_rag.ConfigError, match=r"unknown keys \['device'\]"):
         SbertRagCLIPEmbeddingFunction.validate_config({**config, "device": "cpu"})
     with pytest.raises(sbert_rag.ConfigError, match="/models/other"):
         ef.validate_config_update(config, {**config, "clip_folder": "/models/other"})
+    ef.validate_config_update(config, {**config, "overflow": "error"})  # same vectors
+
+
+def test_clip_rebuilt_function_loads_on_first_use_and_checks_the_dim(tiny_clip_dir) -> None:
+    config = {"clip_folder": str(tiny_clip_dir), "dim": 7, "overflow": "warn"}
+    ef = SbertRagCLIPEmbeddingFunction.build_from_config(config)  # Chroma calls this on every add and query
+    assert ef.get_config() == config and not ef.is_legacy()
+    with pytest.raises(sbert_rag.ConfigError, match="makes 32-dim vectors but the collection holds 7-dim"):
+        ef(["a cat"])
 
 
 def test_multimodal_collection_with_uris(tiny_clip, tiny_clip_dir, image_files, chroma_client) -> None:

@@ -1,4 +1,7 @@
-"""SbertRagEmbeddingFunction against Chroma 1.x's contract: registry, config round trip, reopen, refusal."""
+"""SbertRagEmbeddingFunction against Chroma 1.x's contract: registry, config round trip, reopen, refusal.
+
+The function is defined in the core (``sbert_rag.chroma_function``) and re-exported by ``sbert_rag_chroma``.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +9,9 @@ import json
 
 import numpy as np
 import pytest
+from sbert_rag_chroma import SbertRagEmbeddingFunction, open_collection
 
 import sbert_rag
-from sbert_rag_chroma import SbertRagEmbeddingFunction, open_collection
 
 DOCS = ["the cat sits on the tree", "a dog runs in the house", "red bird with blue fish", "the big green car"]
 
@@ -21,8 +24,15 @@ def _client(path):  # noqa: ANN001, ANN202
 
 
 def test_function_is_registered_under_its_own_name() -> None:
+    import sbert_rag_chroma
     from chromadb.utils.embedding_functions import known_embedding_functions
 
+    import sbert_rag.chroma_function as core
+
+    # one class each, defined in the core and re-exported
+    assert sbert_rag_chroma.SbertRagEmbeddingFunction is core.SbertRagEmbeddingFunction
+    assert sbert_rag_chroma.SbertRagCLIPEmbeddingFunction is core.SbertRagCLIPEmbeddingFunction
+    assert known_embedding_functions["sbert_rag_clip"] is core.SbertRagCLIPEmbeddingFunction
     assert known_embedding_functions[SbertRagEmbeddingFunction.name()] is SbertRagEmbeddingFunction
     assert SbertRagEmbeddingFunction.name() == "sbert_rag"
     ef = SbertRagEmbeddingFunction()  # no model is loaded for these
@@ -42,6 +52,17 @@ def test_config_round_trip_gives_the_same_function(prompted_encoder) -> None:
     assert not np.allclose(ef.embed_query(DOCS[:1]), ef(DOCS[:1]))  # queries get the query prompt
     # Chroma rebuilds the function on every add and query: the model is cached per config
     assert SbertRagEmbeddingFunction.build_from_config(config).encoder is rebuilt.encoder
+
+
+def test_rebuilt_function_loads_its_model_on_first_use(tiny_encoder, tmp_path) -> None:
+    config = {**SbertRagEmbeddingFunction(tiny_encoder).get_config(), "model": str(tmp_path / "moved")}
+    ef = SbertRagEmbeddingFunction.build_from_config(config)  # Chroma calls this on every add and query
+    assert ef.get_config() == config and not ef.is_legacy()  # nothing loaded yet
+    with pytest.raises(sbert_rag.SbertRagError, match="moved"):
+        ef(["the cat"])
+    changed = {**SbertRagEmbeddingFunction(tiny_encoder).get_config(), "dim": 16}  # the folder changed since
+    with pytest.raises(sbert_rag.ConfigError, match="dim: 16 -> 32"):
+        SbertRagEmbeddingFunction.build_from_config(changed)(["the cat"])
 
 
 def test_collection_queries_embed_with_the_query_prompt(prompted_encoder, chroma_client) -> None:

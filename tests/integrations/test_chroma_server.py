@@ -2,6 +2,7 @@
 
 The server never runs Python embedding functions: the client embeds, the server stores the
 function's config, and a new client rebuilds our function from it (after importing sbert_rag_chroma).
+(``sbert_rag.Store`` keeps its records in an embedded Chroma; over HTTP only the function applies.)
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sbert_rag_chroma import SbertRagEmbeddingFunction, open_collection
 
-from sbert_rag_chroma import ChromaHybridStore, SbertRagEmbeddingFunction
+import sbert_rag
 
 pytestmark = pytest.mark.skipif(
     shutil.which("chroma") is None, reason="the chroma CLI (chromadb wheel) is not on PATH"
@@ -70,12 +72,11 @@ def _http(port: int):  # noqa: ANN202
     return chromadb.HttpClient(host="127.0.0.1", port=port, settings=Settings(anonymized_telemetry=False))
 
 
-def test_function_and_store_over_http(chroma_server: int, prompted_encoder) -> None:
+def test_function_over_http(chroma_server: int, prompted_encoder, tiny_encoder) -> None:
     ef = SbertRagEmbeddingFunction(prompted_encoder)
-    store = ChromaHybridStore.open(_http(chroma_server), "docs", ef)
-    ids = store.add_texts(["the cat sits on the tree", "a red bird", "the cat sits on the tree"])
-    assert ids[0] == ids[2] and len(store) == 2
-    assert store.search("bird", k=1)[0].text == "a red bird"
+    col = open_collection(_http(chroma_server), "docs", ef)
+    col.add(ids=["cat", "bird"], documents=["the cat sits on the tree", "a red bird"])
+    assert col.query(query_texts=["bird"], n_results=1)["ids"][0] == ["bird"]
     reopened = _http(chroma_server).get_collection(
         "docs"
     )  # no function given: rebuilt from the stored config
@@ -86,3 +87,5 @@ def test_function_and_store_over_http(chroma_server: int, prompted_encoder) -> N
     )
     assert by_text["ids"] == by_vector["ids"]
     np.testing.assert_allclose(by_text["distances"], by_vector["distances"], atol=1e-5)
+    with pytest.raises(sbert_rag.ConfigError, match="query_prompt: 'query ' -> ''"):
+        open_collection(_http(chroma_server), "docs", SbertRagEmbeddingFunction(tiny_encoder))

@@ -43,11 +43,11 @@ def test_llamaindex_rag_example() -> None:
     assert "[tides]" in _first_hit(out, "what makes the sea rise and fall?")
 
 
-def test_chroma_hybrid_example(tmp_path: Path) -> None:
-    out = _run("chroma_hybrid.py", str(tmp_path))
-    chunks, records = out.split(" chunks from ")[0], out.split("-> ")[1].split(" records")[0]
-    assert chunks == records  # adding the same chunks twice stored each once
-    hybrid = out.split("'what makes the sea rise and fall?'")[1].splitlines()[3]
-    assert "hybrid: tides" in hybrid
-    assert "'RFC 5789' -> rfc9110" in out
-    assert (tmp_path / "articles-bm25" / "fingerprint.json").exists()
+def test_chroma_store_example(tmp_path: Path) -> None:
+    out = _run("chroma_store.py", str(tmp_path))
+    assert "second run: 4 unchanged, 0 chunks added" in out  # the unchanged files were not read again
+    modes = out.split("'RFC 5789'\n")[1].splitlines()[:3]
+    assert [line.split()[1] for line in modes] == ["rfc9110"] * 3  # dense, bm25, hybrid
+    assert "'RFC 5789' -> rfc9110" in out  # through Chroma's query_texts
+    assert "same ranking as Store.search(mode='dense'): True" in out
+    assert (tmp_path / "store" / "bm25" / "fingerprint.json").exists()

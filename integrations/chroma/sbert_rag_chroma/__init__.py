@@ -1,24 +1,17 @@
-"""Chroma integration of sbert_rag: embedding functions, a model-checked opener and a hybrid store.
+"""Chroma integration of sbert_rag: the embedding functions and a model-checked collection opener.
 
-Importing this package registers ``sbert_rag`` and ``sbert_rag_clip`` with Chroma's embedding
-function registry, so a collection persisted with one of them is rebuilt from its config in any
-process that imports this package. Chroma has no entry points: a process that does not import it
-can still query with ``query_embeddings``, but ``query_texts`` then fails with "Embedding function
+The functions are defined in the core (``sbert_rag.chroma_function``), which the store uses to
+record them in its collections' configuration, and are re-exported here. Importing this package
+(or that module) registers ``sbert_rag`` and ``sbert_rag_clip`` with Chroma's embedding function
+registry, so a collection persisted with one of them is rebuilt from its config in this process.
+Chroma has no entry points: a process that imports neither can still query with
+``query_embeddings``, but ``query_texts`` then fails inside Chroma with "Embedding function
 sbert_rag not found".
 """
 
 from __future__ import annotations
 
-from sbert_rag_chroma.clip_function import SbertRagCLIPEmbeddingFunction
+from sbert_rag.chroma_function import SbertRagCLIPEmbeddingFunction, SbertRagEmbeddingFunction
 from sbert_rag_chroma.collection import open_collection
-from sbert_rag_chroma.embedding_function import SbertRagEmbeddingFunction
-from sbert_rag_chroma.store import ChromaHybridStore, SearchResult, content_id
 
-__all__ = [
-    "ChromaHybridStore",
-    "SbertRagCLIPEmbeddingFunction",
-    "SbertRagEmbeddingFunction",
-    "SearchResult",
-    "content_id",
-    "open_collection",
-]
+__all__ = ["SbertRagCLIPEmbeddingFunction", "SbertRagEmbeddingFunction", "open_collection"]
