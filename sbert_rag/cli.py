@@ -36,14 +36,18 @@ COMMANDS: list[tuple[tuple[str, ...], str, str]] = [
 ]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full argument parser."""
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The argument parser: every command with its arguments, or, given ``argv``, only the one it names.
+
+    A command's module is imported to add its arguments, and some import much (training, evaluation),
+    so a run loads only its own; the list of commands (``--help``) needs no module.
+    """
+    chosen = None if argv is None else command_path(argv)
     parser = argparse.ArgumentParser(prog="sbert-rag", description="Sentence embeddings for RAG, done right.")
     parser.add_argument("--version", action="version", version=f"sbert-rag {__version__}")
     top = parser.add_subparsers(dest="command", required=True)
     groups: dict[str, argparse._SubParsersAction] = {}
     for path, module_name, help_text in COMMANDS:
-        module = importlib.import_module(module_name)
         if len(path) == 1:
             sub = top.add_parser(path[0], help=help_text, description=help_text)
         else:
@@ -51,9 +55,23 @@ def build_parser() -> argparse.ArgumentParser:
                 group = top.add_parser(path[0], help=f"{path[0]} commands")
                 groups[path[0]] = group.add_subparsers(dest=f"{path[0]}_command", required=True)
             sub = groups[path[0]].add_parser(path[1], help=help_text, description=help_text)
-        module.add_arguments(sub)
-        sub.set_defaults(_run=module.run)
+        if argv is None or path == chosen:
+            module = importlib.import_module(module_name)
+            module.add_arguments(sub)
+            sub.set_defaults(_run=module.run)
     return parser
+
+
+def command_path(argv: Sequence[str]) -> tuple[str, ...] | None:
+    """The command ``argv`` names (``("search",)``, ``("eval", "sts")``), or None when it names none."""
+    words = list(argv)
+    while words and words[0].startswith("-"):  # the top level's own options take no values
+        words.pop(0)
+    paths = {path for path, _, _ in COMMANDS}
+    for size in (1, 2):
+        if tuple(words[:size]) in paths:
+            return tuple(words[:size])
+    return None
 
 
 # What a shell reports for a process killed by SIGPIPE (128 + 13): ``yes | head -1`` ends so.
@@ -80,7 +98,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(argv: Sequence[str] | None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(argv).parse_args(argv)
     with warnings.catch_warnings():  # restores the caller's showwarning (in-process runs, tests)
         warnings.showwarning = _warning_printer(warnings.showwarning)
         try:

@@ -107,3 +107,43 @@ def test_other_warnings_reach_the_previous_hook_unchanged(capsys) -> None:
 
     show(TrainingTruncationWarning("cut\n  for training"), TrainingTruncationWarning, "x.py", 3)
     assert capsys.readouterr().err == "sbert-rag: warning: cut for training\n"
+
+
+# ---------------------------------------------------------------- cold start: load only what the run needs
+def test_a_run_parses_with_its_own_command_module_only() -> None:
+    code = (
+        "import sys; from sbert_rag.cli import build_parser; build_parser(['search', 'x']).parse_args(['search', 'x']); "
+        "print(' '.join(sorted(m for m in sys.modules if m.startswith('sbert_rag.commands.'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT).stdout
+    assert out.split() == ["sbert_rag.commands.common", "sbert_rag.commands.search"]
+
+
+def test_help_still_lists_every_command(capsys) -> None:
+    from sbert_rag.cli import COMMANDS, build_parser, command_path
+
+    for argv in (["--help"], ["eval", "--help"], ["train", "--help"], ["bench", "--help"]):
+        with pytest.raises(SystemExit):
+            main(argv)
+    shown = capsys.readouterr().out
+    assert all(path[-1] in shown and help_text.split()[0] in shown for path, _, help_text in COMMANDS)
+    assert command_path(["eval", "sts", "f.csv"]) == ("eval", "sts") and command_path(["search", "q"]) == ("search",)
+    assert command_path(["--version"]) is None and command_path(["bogus", "x"]) is None
+    full = build_parser()  # no argv: every command with its arguments
+    assert full.parse_args(["info", "--store", "s"])._run is not None
+    assert full.parse_args(["eval", "sts", "f.csv"])._run is not None
+
+
+def test_search_in_a_fresh_process_imports_no_torch(tiny_store: Path) -> None:
+    from sbert_rag.encoding.hardware import cpu_has_fast_bf16, may_have_gpu
+
+    if may_have_gpu() or cpu_has_fast_bf16():
+        pytest.skip("a GPU may be here, or dtype 'auto' is bf16 here: both need torch")
+    code = (
+        "import sys; from sbert_rag.cli import main; "
+        f"code = main(['search', 'sourdough starter hooch', '--store', {str(tiny_store)!r}, '--json']); "
+        "print(code, 'torch' in sys.modules, 'transformers' in sys.modules, file=sys.stderr)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert proc.stderr.split()[-3:] == ["0", "False", "False"], proc.stderr
+    assert proc.stdout.startswith("[{")

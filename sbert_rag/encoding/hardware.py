@@ -2,12 +2,15 @@
 
 Owns hardware detection only. bf16 pays on CPUs with native bf16 matrix instructions (Intel
 AMX, AVX512-BF16 on Xeon and EPYC) and on GPUs that support it; elsewhere bf16 is emulated and
-slower than fp32, so ``auto`` keeps fp32 there. Measured effects are in docs/speed.md.
+slower than fp32, so ``auto`` keeps fp32 there. Measured effects are in docs/speed.md. Whether a
+GPU can be here at all is told from the operating system (:func:`may_have_gpu`), so that
+``device="auto"`` on a machine without one resolves to the CPU without importing torch.
 """
 
 from __future__ import annotations
 
 import functools
+import sys
 from pathlib import Path
 
 from sbert_rag.config import DType
@@ -36,11 +39,27 @@ def cpu_has_fast_bf16() -> bool:
     return bool({"amx_bf16", "avx512_bf16"} & cpu_flags())
 
 
+# Device nodes of the GPU drivers torch.cuda runs on: NVIDIA (also in containers given a GPU),
+# AMD ROCm, and the GPU of WSL 2.
+_GPU_DEVICE_FILES = ("/dev/nvidiactl", "/dev/nvidia0", "/dev/kfd", "/dev/dxg")
+
+
+def may_have_gpu() -> bool:
+    """False only where torch can find no GPU: Linux with no NVIDIA, ROCm or WSL GPU device node.
+
+    True on macOS (MPS) and Windows, where only torch can tell; a True here is then settled by
+    ``torch.cuda.is_available()`` and its MPS twin.
+    """
+    if not sys.platform.startswith("linux"):
+        return True
+    return any(Path(p).exists() for p in _GPU_DEVICE_FILES)
+
+
 def auto_dtype(device: str) -> DType:
     """Fastest precision that keeps cosine to fp32 >= 0.999 on this device."""
-    import torch
-
     if device.startswith("cuda"):
+        import torch
+
         return DType.BFLOAT16 if torch.cuda.is_bf16_supported() else DType.FLOAT16
     if device == "cpu" and cpu_has_fast_bf16():
         return DType.BFLOAT16

@@ -16,19 +16,31 @@ in fp32 through torch's BLAS matmul, which caches nothing per shape (and keeps t
 It reads the Hugging Face model's weights and never changes them; when they change (training,
 ``load_state_dict``, a device move) :meth:`PackedCache.current` repacks. Results match the Hugging
 Face forward to float rounding (tests/encoding/test_packed.py). Measured effect: docs/speed.md.
+
+:class:`NumpyBert` is the same forward in numpy (fp32, CPU), over weights mapped straight from a
+``model.safetensors`` file: a process that embeds one query (``sbert-rag search``) then imports
+neither torch nor transformers, which cost seconds, and :class:`TorchFreeModel` hands larger calls
+to the torch module, loaded on first need. Importing this module loads no torch.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
-import torch.nn.functional as F
+import numpy.typing as npt
+
+from sbert_rag.config import PoolingMode
+
+if TYPE_CHECKING:
+    import torch
+
+    from sbert_rag.encoding.module import SentenceModule
+    from sbert_rag.encoding.tokenize import TokenRows
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +65,11 @@ def padded_tokens(tokens: int) -> int:
 
 def unsupported_reason(hf_model: Any) -> str | None:
     """Why the packed forward cannot run this Hugging Face model, or None when it can."""
-    config = getattr(hf_model, "config", None)
+    return unsupported_config_reason(getattr(hf_model, "config", None))
+
+
+def unsupported_config_reason(config: Any) -> str | None:
+    """Why the packed forward cannot run a model of this config (attributes as a transformers config)."""
     kind = getattr(config, "model_type", None)
     if kind not in _POSITION_OFFSET:
         return f"model_type {kind!r} (supported: {', '.join(sorted(_POSITION_OFFSET))})"
@@ -86,6 +102,13 @@ class PackedRows:
 
 def pack_rows(rows: Sequence[Sequence[int]]) -> PackedRows:
     """Concatenate token id rows and find their runs of equal length (batches come length-sorted)."""
+    import torch
+
+    ids, positions, runs = _pack(rows)
+    return PackedRows(torch.from_numpy(ids), torch.from_numpy(positions), runs)
+
+
+def _pack(rows: Sequence[Sequence[int]]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], tuple[tuple[int, int, int], ...]]:
     lengths = [len(r) for r in rows]
     if not lengths or min(lengths) < 1:
         raise ValueError("pack_rows needs at least one row and no empty row")
@@ -101,18 +124,23 @@ def pack_rows(rows: Sequence[Sequence[int]]) -> PackedRows:
         i = j
     ids = np.fromiter((t for r in rows for t in r), dtype=np.int64, count=start)
     positions = np.concatenate([np.arange(n, dtype=np.int64) for n in lengths])
-    return PackedRows(torch.from_numpy(ids), torch.from_numpy(positions), tuple(runs))
+    return ids, positions, tuple(runs)
 
 
 class _Projection:
     """One linear layer with an optional fused activation and residual addition."""
 
     def __init__(self, weight: torch.Tensor, bias: torch.Tensor, onednn: bool, rows_hint: int) -> None:
+        import torch
+
         self.bias = bias
         self.onednn = onednn
         self.weight = torch.ops.mkldnn._reorder_linear_weight(weight, rows_hint) if onednn else weight
 
     def __call__(self, x: torch.Tensor, act: tuple[str, str, str] | None = None, residual: torch.Tensor | None = None) -> torch.Tensor:
+        import torch
+        import torch.nn.functional as F
+
         if self.onednn:
             op = torch.ops.mkldnn._linear_pointwise
             if residual is not None:
@@ -140,7 +168,10 @@ class PackedBert:
         config = hf_model.config
         state = {k: v.detach() for k, v in hf_model.state_dict().items()}
         prefix = "" if "embeddings.word_embeddings.weight" in state else f"{hf_model.base_model_prefix}."
-        get = lambda key: state[prefix + key].contiguous()
+
+        def get(key: str) -> torch.Tensor:
+            return state[prefix + key].contiguous()
+
         self.heads = int(config.num_attention_heads)
         self.head_dim = int(config.hidden_size) // self.heads
         self.eps = float(config.layer_norm_eps)
@@ -153,7 +184,10 @@ class PackedBert:
         self.token_type = get("embeddings.token_type_embeddings.weight")[0] if prefix + "embeddings.token_type_embeddings.weight" in state else None
         self.embed_norm = (get("embeddings.LayerNorm.weight"), get("embeddings.LayerNorm.bias"))
         scale = self.head_dim**-0.5
-        proj = lambda w, b: _Projection(w.contiguous(), b.contiguous(), onednn, rows_hint)
+
+        def proj(w: torch.Tensor, b: torch.Tensor) -> _Projection:
+            return _Projection(w.contiguous(), b.contiguous(), onednn, rows_hint)
+
         self.layers = []
         for i in range(int(config.num_hidden_layers)):
             p = f"encoder.layer.{i}."
@@ -181,6 +215,8 @@ class PackedBert:
         Raises:
             ValueError: the model is not one the packed forward supports (the message says why).
         """
+        import torch
+
         reason = unsupported_reason(hf_model)
         if reason is not None:
             raise ValueError(f"the packed forward does not support {reason}")
@@ -196,6 +232,9 @@ class PackedBert:
         return cls(hf_model, onednn=False)
 
     def __call__(self, batch: PackedRows) -> torch.Tensor:
+        import torch
+        import torch.nn.functional as F
+
         device = self.word.device
         ids = batch.ids.to(device)
         positions = batch.positions.to(device)
@@ -221,6 +260,8 @@ class PackedBert:
 
     def _attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, out: torch.Tensor, count: int, length: int) -> None:
         """Unmasked attention of ``count`` rows of ``length`` tokens, written into ``out``."""
+        import torch
+
         h, d = self.heads, self.head_dim
         # Rows per chunk: the (rows, heads, length, length) fp32 scores of a chunk fit the budget.
         step = max(1, _SCORE_BUDGET // (h * length * length * 4))
@@ -260,3 +301,198 @@ class PackedCache:
                 self._packed = PackedBert.build(hf_model)
                 self._key = key
             return self._packed
+
+
+# ---------------------------------------------------------------- the numpy twin (no torch)
+
+NUMPY_MAX_TOKENS = 256
+"""Most real tokens in one encode call that :class:`TorchFreeModel` runs in numpy: a query at the
+default model's full length, or a few short ones. Larger calls load the torch module, whose oneDNN
+kernels win on throughput."""
+
+# OpenBLAS (numpy's BLAS in its Linux wheels) runs a matrix product of at most 2**18 multiply-adds
+# on the calling thread and wakes its thread pool for larger ones. For a query's few rows the
+# wake-up costs more than the product, and on a busy machine much more (measured on 2 busy cores:
+# 40-60 ms per product, against 0.1-4 ms in blocks of columns), so a small product goes in blocks.
+_ONE_THREAD_MACS = 1 << 18
+_MAX_BLOCKS = 64
+
+
+def _linear(x: npt.NDArray[np.float32], weight: npt.NDArray[np.float32], bias: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    """``x @ weight.T + bias`` for x (rows, in) and weight (out, in)."""
+    per_block = _ONE_THREAD_MACS // (x.shape[0] * x.shape[1])
+    out_features = weight.shape[0]
+    if per_block < 1 or per_block >= out_features or -(-out_features // per_block) > _MAX_BLOCKS:
+        return x @ weight.T + bias
+    parts = [x @ weight[i : i + per_block].T for i in range(0, out_features, per_block)]
+    return np.concatenate(parts, axis=1) + bias
+
+
+def _layer_norm(x: npt.NDArray[np.float32], weight: npt.NDArray[np.float32], bias: npt.NDArray[np.float32], eps: float) -> npt.NDArray[np.float32]:
+    centered = x - x.mean(axis=-1, keepdims=True)
+    variance = np.mean(centered * centered, axis=-1, keepdims=True)
+    return centered / np.sqrt(variance + np.float32(eps)) * weight + bias
+
+
+def _erfc(z: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Complementary error function with relative error below 1.2e-7 (Numerical Recipes' erfcc,
+    a Chebyshev fit): one fp32 rounding, as torch's own erf has."""
+    a = np.abs(z)
+    t = 1.0 / (1.0 + 0.5 * a)
+    poly = -1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (
+        0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277))))))))
+    tail = t * np.exp(-a * a + poly)
+    return np.where(z >= 0, tail, 2.0 - tail)
+
+
+def _activate(x: npt.NDArray[np.float32], act: tuple[str, str, str]) -> npt.NDArray[np.float32]:
+    if act[0] == "relu":
+        return np.maximum(x, np.float32(0))
+    if act[2] == "tanh":  # gelu_new, gelu_pytorch_tanh
+        inner = np.float32(0.7978845608028654) * (x + np.float32(0.044715) * x * x * x)
+        return np.float32(0.5) * x * (np.float32(1) + np.tanh(inner))
+    wide = x.astype(np.float64)
+    return (0.5 * wide * _erfc(wide * -0.7071067811865476)).astype(np.float32)  # x * Phi(x)
+
+
+class NumpyBert:
+    """The packed BERT forward in numpy: fp32, CPU, no torch; the same vectors as :class:`PackedBert`
+    to float rounding.
+
+    Args:
+        config: the model's ``config.json``, transformers' defaults for absent keys filled in.
+        weights: tensor name -> array, as in the Hugging Face model's state dict (prefix ``bert.``
+            allowed); arrays mapped from the file are read lazily by the OS, never copied whole.
+    """
+
+    def __init__(self, config: Mapping[str, Any], weights: Mapping[str, npt.NDArray[np.float32]]) -> None:
+        prefix = "" if "embeddings.word_embeddings.weight" in weights else "bert."
+
+        def get(key: str) -> npt.NDArray[np.float32]:
+            return weights[prefix + key]
+
+        self.heads = int(config["num_attention_heads"])
+        self.head_dim = int(config["hidden_size"]) // self.heads
+        self.hidden_size = int(config["hidden_size"])
+        self.eps = float(config["layer_norm_eps"])
+        self.act = _ACTIVATIONS[config["hidden_act"]]
+        pad = int(config.get("pad_token_id") or 0)
+        self.position_offset = pad + 1 if _POSITION_OFFSET[config["model_type"]] else 0
+        self.word = get("embeddings.word_embeddings.weight")
+        self.position = get("embeddings.position_embeddings.weight")
+        token_type = prefix + "embeddings.token_type_embeddings.weight"
+        self.token_type = weights[token_type][0] if token_type in weights else None
+        self.embed_norm = (get("embeddings.LayerNorm.weight"), get("embeddings.LayerNorm.bias"))
+        scale = np.float32(self.head_dim**-0.5)  # folded into the query projection, as PackedBert does
+        self.layers = []
+        for i in range(int(config["num_hidden_layers"])):
+            p = f"encoder.layer.{i}."
+            self.layers.append({
+                "q": (get(p + "attention.self.query.weight") * scale, get(p + "attention.self.query.bias") * scale),
+                "k": (get(p + "attention.self.key.weight"), get(p + "attention.self.key.bias")),
+                "v": (get(p + "attention.self.value.weight"), get(p + "attention.self.value.bias")),
+                "o": (get(p + "attention.output.dense.weight"), get(p + "attention.output.dense.bias")),
+                "norm1": (get(p + "attention.output.LayerNorm.weight"), get(p + "attention.output.LayerNorm.bias")),
+                "up": (get(p + "intermediate.dense.weight"), get(p + "intermediate.dense.bias")),
+                "down": (get(p + "output.dense.weight"), get(p + "output.dense.bias")),
+                "norm2": (get(p + "output.LayerNorm.weight"), get(p + "output.LayerNorm.bias")),
+            })
+
+    def __call__(
+        self, ids: npt.NDArray[np.int64], positions: npt.NDArray[np.int64], runs: Sequence[tuple[int, int, int]]
+    ) -> npt.NDArray[np.float32]:
+        """Last hidden state of every token, float32 (tokens, hidden), for packed rows (see ``_pack``)."""
+        x = self.word[ids] + self.position[positions + self.position_offset]  # (tokens, hidden)
+        if self.token_type is not None:
+            x += self.token_type
+        x = _layer_norm(x, *self.embed_norm, self.eps)
+        h, d = self.heads, self.head_dim
+        for layer in self.layers:
+            q, k, v = _linear(x, *layer["q"]), _linear(x, *layer["k"]), _linear(x, *layer["v"])
+            context = np.empty_like(q)
+            for start, count, length in runs:
+                span = slice(start, start + count * length)
+                qh, kh, vh = (t[span].reshape(count, length, h, d).transpose(0, 2, 1, 3) for t in (q, k, v))
+                scores = qh @ kh.transpose(0, 1, 3, 2)  # (count, h, length, length), already scaled
+                scores = np.exp(scores - scores.max(axis=-1, keepdims=True))
+                scores /= scores.sum(axis=-1, keepdims=True)
+                context[span] = (scores @ vh).transpose(0, 2, 1, 3).reshape(count * length, h * d)
+            x = _layer_norm(_linear(context, *layer["o"]) + x, *layer["norm1"], self.eps)
+            inner = _activate(_linear(x, *layer["up"]), self.act)
+            x = _layer_norm(_linear(inner, *layer["down"]) + x, *layer["norm2"], self.eps)
+        return x
+
+
+def pool_runs(
+    hidden: npt.NDArray[np.float32], runs: Sequence[tuple[int, int, int]], modes: Sequence[PoolingMode], skip: int = 0
+) -> npt.NDArray[np.float32]:
+    """``pooling.pool`` in numpy over packed token vectors (tokens, hidden) -> (rows, hidden * len(modes)).
+
+    Rows hold no padding, so the mask is all ones; ``skip`` leading tokens of each row (a prompt)
+    are left out of the pooling, as ``pool``'s ``exclude_first``.
+    """
+    parts = []
+    for start, count, length in runs:
+        block = hidden[start : start + count * length].reshape(count, length, -1)  # (rows, length, hidden)
+        kept = block[:, skip:]
+        pooled = []
+        for mode in modes:
+            if mode is PoolingMode.CLS:
+                pooled.append(block[:, skip if skip < length else 0])
+            elif mode is PoolingMode.MAX:
+                pooled.append(kept.max(axis=1) if skip < length else np.full_like(block[:, 0], -np.inf))
+            elif mode in (PoolingMode.MEAN, PoolingMode.MEAN_SQRT_LEN):
+                n = np.float32(max(length - skip, 0) or 1e-9)  # 1e-9: pooling's guard for an all-prompt row
+                pooled.append(kept.sum(axis=1) / (n if mode is PoolingMode.MEAN else np.sqrt(n)))
+            elif mode is PoolingMode.WEIGHTED_MEAN:
+                weights = np.arange(1, length + 1, dtype=np.float32)
+                weights[:skip] = 0
+                total = np.float32(max(float(weights.sum()), 1e-9))
+                pooled.append(np.einsum("rlh,l->rh", block, weights) / total)
+            else:  # LAST_TOKEN
+                pooled.append(block[:, length - 1])
+        parts.append(np.concatenate(pooled, axis=1) if len(pooled) > 1 else pooled[0])
+    return np.concatenate(parts).astype(np.float32, copy=False)
+
+
+class TorchFreeModel:
+    """A sentence model loaded without torch: calls of up to ``NUMPY_MAX_TOKENS`` tokens run
+    :class:`NumpyBert`; the owner loads the torch module (``load_module``) for anything else.
+
+    Args:
+        bert: the numpy transformer.
+        pooling: pooling modes, concatenated.
+        include_prompt: whether prompt tokens take part in pooling.
+        load_module: builds the ``SentenceModule`` of the same folder (imports torch and transformers).
+    """
+
+    def __init__(
+        self, bert: NumpyBert, pooling: Sequence[PoolingMode], include_prompt: bool,
+        load_module: Callable[[], SentenceModule],
+    ) -> None:
+        self.bert = bert
+        self.pooling = tuple(pooling)
+        self.include_prompt = include_prompt
+        self.load_module = load_module
+
+    @property
+    def dim(self) -> int:
+        """Embedding dimension (no Dense stages: hidden size times pooling modes)."""
+        return self.bert.hidden_size * len(self.pooling)
+
+    def encode(self, rows: TokenRows, batches: Sequence[Sequence[int]], exclude_first: int, normalize: bool) -> npt.NDArray[np.float32]:
+        """Sentence vectors of ``rows`` (windows averaged per input), float32 (n_inputs, dim)."""
+        out = np.empty((len(rows.rows), self.dim), dtype=np.float32)
+        skip = 0 if self.include_prompt else exclude_first
+        for idx in batches:
+            ids, positions, runs = _pack([rows.rows[i] for i in idx])
+            out[np.asarray(idx)] = pool_runs(self.bert(ids, positions, runs), runs, self.pooling, skip)
+        if len(rows.rows) != rows.n_inputs:  # windows of one input: average weighted by content tokens
+            summed = np.zeros((rows.n_inputs, self.dim), dtype=np.float32)
+            np.add.at(summed, rows.owner, out * rows.weight[:, None])
+            total = np.zeros((rows.n_inputs, 1), dtype=np.float32)
+            np.add.at(total, rows.owner, rows.weight[:, None])
+            out = summed / total
+        if normalize:  # as torch.nn.functional.normalize: eps 1e-12 guards a zero vector
+            out = out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), np.float32(1e-12))
+        return out

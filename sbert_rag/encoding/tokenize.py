@@ -4,11 +4,14 @@ Owns the step from strings to model-ready token id rows: prompt prefixing, speci
 what happens to inputs longer than the model reads (``warn``: truncate and report; ``error``:
 raise; ``windows``: overlapping windows that fit). Each text is tokenised exactly once, by the
 fast tokenizer's Rust batch path when there is one. Knows nothing about the model's weights.
+:class:`NativeTokenizer` stands in for transformers' tokenizer where a tokenizer.json alone
+gives the same tokens (``loading.torch_free_spec`` decides), so tokenising imports no transformers.
 """
 
 from __future__ import annotations
 
 import copy
+import os
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -72,6 +75,35 @@ class TokenRows:
     report: OverflowReport
 
 
+class NativeTokenizer:
+    """A ``tokenizers.Tokenizer`` read from tokenizer.json, with the few attributes of a transformers
+    fast tokenizer that :class:`TokenizerView` and the encoder read.
+
+    Args:
+        path: the tokenizer.json file.
+        pad_token: the padding token's text, or None.
+        model_max_length: the tokenizer's length limit; None = transformers' default (no limit).
+        model_input_names: the inputs transformers' tokenizer would return.
+    """
+
+    is_fast = True
+
+    def __init__(
+        self, path: str | os.PathLike[str], pad_token: str | None, model_max_length: int | None,
+        model_input_names: Sequence[str] = ("input_ids", "token_type_ids", "attention_mask"),
+    ) -> None:
+        from tokenizers import Tokenizer
+
+        self.backend_tokenizer = Tokenizer.from_file(str(path))
+        # tokenizer.json may carry truncation and padding (all-MiniLM's cuts at 128, pads to 128)
+        self.backend_tokenizer.no_truncation()
+        self.backend_tokenizer.no_padding()
+        self.pad_token = pad_token
+        self.pad_token_id = None if pad_token is None else self.backend_tokenizer.token_to_id(pad_token)
+        self.model_max_length = int(1e30) if model_max_length is None else model_max_length  # transformers' "no limit"
+        self.model_input_names = list(model_input_names)
+
+
 class TokenizerView:
     """A tokenizer with its special-token layout, limit and lower-casing made explicit.
 
@@ -86,7 +118,9 @@ class TokenizerView:
         self.max_tokens = max_tokens
         self.do_lower_case = do_lower_case
         self._backend = None
-        if getattr(tokenizer, "is_fast", False):
+        if isinstance(tokenizer, NativeTokenizer):  # its own copy, truncation and padding already off
+            self._backend = tokenizer.backend_tokenizer
+        elif getattr(tokenizer, "is_fast", False):
             # A private copy: tokenizer.json may carry its own truncation/padding (all-MiniLM's
             # truncates at 128 and pads to 128), which would silently cut inputs.
             backend = copy.deepcopy(tokenizer.backend_tokenizer)
