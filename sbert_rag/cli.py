@@ -36,6 +36,13 @@ COMMANDS: list[tuple[tuple[str, ...], str, str]] = [
 ]
 
 
+FLAGS = {
+    "path": "--store", "model": "--model", "clip": "--clip", "moved": "--moved", "prune": "--prune",
+    "max_tokens": "--max-tokens", "overlap_tokens": "--overlap-tokens", "max_file_bytes": "--max-file-mb",
+}
+"""Library setting names (``SbertRagError.settings``) -> the flags that set them."""
+
+
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     """The argument parser: every command with its arguments, or, given ``argv``, only the one it names.
 
@@ -105,7 +112,9 @@ def _dispatch(argv: Sequence[str] | None) -> int:
         try:
             return int(args._run(args))
         except SbertRagError as err:
-            print(f"sbert-rag: error: {err}", file=sys.stderr)
+            flags = [FLAGS[name] for name in err.settings if name in FLAGS]
+            hint = f" (options: {', '.join(flags)})" if flags else ""
+            print(f"sbert-rag: error: {err}{hint}", file=sys.stderr)
             return 2
 
 

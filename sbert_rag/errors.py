@@ -9,7 +9,17 @@ from __future__ import annotations
 
 
 class SbertRagError(Exception):
-    """Base class of every error raised by sbert_rag on purpose."""
+    """Base class of every error raised by sbert_rag on purpose.
+
+    Attributes:
+        settings: names of the settings (keyword arguments) the fix involves, e.g. ``("model",
+            "path")``, so a front end can name them its own way (a command-line flag, a form
+            field); empty when the message says it all.
+    """
+
+    def __init__(self, *args: object, settings: tuple[str, ...] = ()) -> None:
+        super().__init__(*args)
+        self.settings = settings
 
 
 class InvalidInputError(SbertRagError, ValueError):

@@ -78,9 +78,10 @@ class WriterLock:
                 if holder else "a process that has not written its pid yet"
             )
             raise StoreLockedError(
-                f"store {str(self.store)!r} is being written by another 'sbert-rag index' run ({who}). "
-                f"Wait for it to finish (searches work meanwhile), or index into another store folder. "
-                f"The lock is released when that process exits, even if it is killed."
+                f"store {str(self.store)!r} is being written by another process ({who}). "
+                f"Wait for it to finish (searches work meanwhile), or write into another store folder. "
+                f"The lock is released when that process exits, even if it is killed.",
+                settings=("path",),
             )
 
     def try_acquire(self) -> bool:

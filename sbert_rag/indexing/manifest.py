@@ -132,7 +132,8 @@ def check_requested_models(manifest: Manifest, model: str | None, clip: str | No
             raise ConfigError(
                 f"store {str(store)!r} was built with {what} {recorded!r} (dim {dim}); refusing {what} "
                 f"{asked!r}: vectors of two models cannot be compared. Leave the {what} out to use the "
-                f"recorded one, or use another store folder for {asked!r}."
+                f"recorded one, or use another store folder for {asked!r}.",
+                settings=(("model" if what == "model" else "clip"), "path"),
             )
 
 
@@ -151,7 +152,7 @@ def check_vectors(manifest: Manifest, loaded: dict[str, Any], store: Path) -> No
         manifest.model, loaded, store,
         f"was built with model {manifest.model_name!r} (dim {manifest.dim}), but the model loaded now is "
         f"{loaded.get('model')!r} (dim {loaded.get('dim')}) and gives other vectors",
-        "Restore the recorded model, or index into another store folder.",
+        "Restore the recorded model, or index into another store folder.", ("path",),
     )
 
 
@@ -171,6 +172,7 @@ def check_chunking(manifest: Manifest, requested: dict[str, Any], store: Path) -
         {k: manifest.chunking.get(k) for k in asked}, asked, store,
         "was chunked with other settings, and chunks of both would stay",
         "Leave the setting out to use the recorded value, or use another store folder.",
+        ("max_tokens", "overlap_tokens", "path"),
     )
 
 
@@ -184,14 +186,17 @@ def check_root(manifest: Manifest, root: Path, store: Path, *, moved: bool) -> N
         raise ConfigError(
             f"store {str(store)!r} indexes folder {manifest.root!r}, not {str(root)!r}: their files would mix "
             f"(and pruning would remove the other folder's). Use another store folder for {str(root)!r}, or "
-            f"say the folder moved (moved=True) if {manifest.root!r} was moved there."
+            f"say the folder moved (moved=True) if {manifest.root!r} was moved there.",
+            settings=("path", "moved"),
         )
 
 
-def _refuse_changes(recorded: dict[str, Any], new: dict[str, Any], store: Path, what: str, fix: str) -> None:
+def _refuse_changes(
+    recorded: dict[str, Any], new: dict[str, Any], store: Path, what: str, fix: str, settings: tuple[str, ...]
+) -> None:
     details = config_differences(recorded, new)
     if details:
-        raise ConfigError(f"store {str(store)!r} {what} ({details}). {fix}")
+        raise ConfigError(f"store {str(store)!r} {what} ({details}). {fix}", settings=settings)
 
 
 def _now() -> str:

@@ -134,7 +134,8 @@ class IndexStore:
         if manifest is None and must_exist:
             raise ConfigError(
                 f"no sbert-rag store at {str(folder)!r} ({MANIFEST_FILE} is missing); create one with "
-                f"Store.open(path, create=True).add_folder(DIR) (the index command), or open the folder an index run wrote"
+                f"Store.open(path, create=True).add_folder(DIR) (the index command), or open the folder an index run wrote",
+                settings=("path",),
             )
         return cls(folder, manifest)
 

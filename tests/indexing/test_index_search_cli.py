@@ -125,7 +125,7 @@ def test_deleted_file_stays_until_prune(cli, corpus: Path, tmp_path: Path, store
 
 def test_search_and_info_refuse_a_folder_without_a_store(cli, tmp_path: Path) -> None:
     code, _, err = cli("search", "anything", "--store", str(tmp_path / "nowhere"))
-    assert code == 2 and "no sbert-rag store at" in err and "sbert-rag index DIR --store" in err
+    assert code == 2 and "no sbert-rag store at" in err and "(options: --store)" in err
     code, _, err = cli("info", "--store", str(tmp_path / "nowhere"))
     assert code == 2 and "store.json is missing" in err
 
