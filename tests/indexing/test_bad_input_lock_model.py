@@ -90,6 +90,10 @@ def test_images_with_clip_and_a_corrupt_image(cli, corpus: Path, tmp_path: Path,
     images = [h for h in hits if h["kind"] == "image"]
     assert code == 0 and {h["file"] for h in images} == {"figures/red.png", "figures/blue.jpg"}
     assert all(h["text"] == h["file"] for h in images)
+    # one score scale for chunks and images: each ranking scaled to [0, 1], both heads at 1
+    assert all(0.0 <= h["score"] <= 1.0 for h in hits) and [h["score"] for h in hits][:2] == [1.0, 1.0]
+    assert [h["score"] for h in hits] == sorted((h["score"] for h in hits), reverse=True)
+    assert {h["kind"] for h in hits[:2]} == {"text", "image"}
     code, out, _ = cli("search", "a red square", "--store", str(store), "--k", "50")
     assert "figures/red.png  (image)" in out
     code, out, _ = cli("search", "a red square", "--store", str(store), "--mode", "bm25", "--json")
