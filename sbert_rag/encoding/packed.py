@@ -457,7 +457,8 @@ def pool_runs(
 
 class TorchFreeModel:
     """A sentence model loaded without torch: calls of up to ``NUMPY_MAX_TOKENS`` tokens run
-    :class:`NumpyBert`; the owner loads the torch module (``load_module``) for anything else.
+    :class:`NumpyBert`; for anything else its owner asks for the torch module (:meth:`module`).
+    Thread-safe.
 
     Args:
         bert: the numpy transformer.
@@ -473,7 +474,20 @@ class TorchFreeModel:
         self.bert = bert
         self.pooling = tuple(pooling)
         self.include_prompt = include_prompt
-        self.load_module = load_module
+        self._load_module = load_module
+        self._lock = threading.Lock()
+        self._module: SentenceModule | None = None
+
+    def __reduce__(self) -> tuple[type[TorchFreeModel], tuple[Any, ...]]:
+        # copies and pickles carry the weights and the loader; a copy loads its own torch module
+        return (TorchFreeModel, (self.bert, self.pooling, self.include_prompt, self._load_module))
+
+    def module(self) -> SentenceModule:
+        """The torch module of the same folder, loaded by the first caller (the others wait for it)."""
+        with self._lock:
+            if self._module is None:
+                self._module = self._load_module()
+            return self._module
 
     @property
     def dim(self) -> int:

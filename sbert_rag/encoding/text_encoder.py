@@ -237,17 +237,18 @@ class TextEncoder:
     @property
     def module(self) -> SentenceModule:
         """The torch module (transformer, pooling, Dense stages); after a torch-free load, loaded now."""
-        if self._module is None:
-            assert self._torch_free is not None  # __init__ ensures one of the two
-            self._module = self._torch_free.load_module()
+        torch_free = self._torch_free  # read first: it is cleared only after _module is set
+        if self._module is None and torch_free is not None:
+            self._module = torch_free.module()  # one load, whichever thread asks first
             self._torch_free = None  # from now on the module's weights are the only ones (training may change them)
-        return self._module
+        return self._module  # type: ignore[return-value]  # __init__ gives a module or a torch-free model
 
     @property
     def dim(self) -> int:
         """Embedding dimension."""
-        if self._torch_free is not None:
-            return self._torch_free.dim
+        torch_free = self._torch_free
+        if torch_free is not None:
+            return torch_free.dim
         if len(self.module.dense):
             return int(self.module.dense[-1].linear.out_features)
         return int(self.module.transformer.config.hidden_size) * len(self.spec.pooling)

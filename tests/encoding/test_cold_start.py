@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import threading
 import warnings
 from pathlib import Path
 
@@ -86,6 +87,24 @@ def test_large_call_loads_the_torch_module_once(tiny_bert_dir: Path, tmp_path: P
     np.testing.assert_allclose(free.encode(many), packed.encode(many), atol=2e-6)
     assert free._torch_free is None and free._module is not None and free.uses_packed()
     np.testing.assert_allclose(free.encode(TEXTS[:2]), packed.encode(TEXTS[:2]), atol=2e-6)  # torch from now on
+
+
+def test_threads_share_one_torch_module(tiny_bert_dir: Path, tmp_path: Path) -> None:
+    free, packed, _ = _three(_st_folder(tiny_bert_dir, tmp_path / "st", "mean"))
+    loads = []
+    real = free._torch_free._load_module
+    free._torch_free._load_module = lambda: loads.append(1) or real()
+    many = TEXTS * (NUMPY_MAX_TOKENS // 20)  # large: every thread needs the torch module
+    expected = packed.encode(many)
+    results: list[np.ndarray] = []
+    threads = [threading.Thread(target=lambda: results.append(free.encode(many))) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(loads) == 1 and len(results) == 4
+    for result in results:
+        np.testing.assert_allclose(result, expected, atol=2e-6)
 
 
 def test_module_access_loads_it_and_training_sees_the_torch_weights(tiny_bert_dir: Path, tmp_path: Path) -> None:
