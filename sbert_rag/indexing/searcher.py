@@ -221,8 +221,15 @@ def fetch_hits(store: IndexStore, ids: list[str], ranked: Sequence[Hit] | None =
         ids: record ids (text or image), best first.
         ranked: their hits (scores and sources); None = stored records looked up by id (score 0).
     """
-    with store.session():
-        stored = {**store.fetch("text", ids), **store.fetch("image", ids)}
+    stored: dict[str, tuple[str, dict[str, Any]]] = {}
+    for kind in ("text", "image"):
+        wanted = [i for i in ids if i not in stored]
+        table = store.records_at_rest(kind) if wanted else None
+        if table is not None:
+            stored.update(table.fetch(wanted))
+        elif wanted:
+            with store.session():
+                stored.update(store.fetch(kind, wanted))
     root = store.manifest.root if store.manifest is not None else ""
     out: list[SearchHit] = []
     for i, rid in enumerate(ids):

@@ -21,17 +21,17 @@ from typing import Any
 from sbert_rag.errors import ModelLoadError
 from sbert_rag.indexing.records import ids_fingerprint
 from sbert_rag.retrieval.bm25 import BM25Config, BM25Index
-from sbert_rag.retrieval.dense import DenseIndex
 
 FINGERPRINT_FILE = "fingerprint.json"
 _SUBFOLDER = re.compile(r"\Abm25-[0-9a-f]{16}(\.tmp-\d+)?\Z")
 
 
-def save_sidecar(index: BM25Index | DenseIndex, folder: str | Path) -> Path:
+def save_sidecar(index: Any, folder: str | Path) -> Path:
     """Write ``index`` into ``folder`` and make it the current sidecar; older ones are removed.
 
     Args:
-        index: a built, non-empty index.
+        index: a built, non-empty index (anything with ``ids`` and ``save(folder)``: a
+            ``BM25Index``, a ``DenseIndex``, a ``RecordTable``).
         folder: the sidecar folder (created if missing).
 
     Returns:
@@ -74,13 +74,21 @@ def load_sidecar(
         The loaded index, or None when there is none, it covers other ids, was built with other
         options, or was replaced by a writer while being read (the caller rebuilds).
     """
+    return load_sidecar_at(folder, ids_fingerprint(ids), config, loader=loader)
+
+
+def load_sidecar_at(
+    folder: str | Path, fingerprint: str, config: BM25Config | None = None,
+    *, loader: Callable[[Path], Any] | None = None,
+) -> Any:
+    """``load_sidecar`` for ids known only by their fingerprint (``ids_fingerprint``)."""
     root = Path(folder)
     try:
         saved = json.loads((root / FINGERPRINT_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     name = saved.get("index") if isinstance(saved, dict) else None
-    if not isinstance(name, str) or not _SUBFOLDER.match(name) or saved.get("ids_sha256") != ids_fingerprint(ids):
+    if not isinstance(name, str) or not _SUBFOLDER.match(name) or saved.get("ids_sha256") != fingerprint:
         return None
     try:
         index = (loader or BM25Index.load)(root / name)

@@ -9,6 +9,10 @@ Owns the store folder's layout and every read and write of its records::
     STORE/dense/         the chunks' vectors as one float32 matrix (``DenseIndex``), stamped the same
                          way: dense search is exact and memory-mapped, never Chroma's approximate
                          graph; ``STORE/dense-images/`` likewise for images
+    STORE/records/       every chunk's text and metadata (SQLite, ``table``), stamped the same way
+    STORE/state.json     per kind, the fingerprint of the records when the last write finished, or
+                         null while a write is going: a search of a store at rest reads only the
+                         sidecars and never imports Chroma
     STORE/index.lock     the writer lock (``lock``)
     STORE/chroma.lock    the access lock around every Chroma session (``lock``)
 
@@ -26,6 +30,8 @@ use. Deliberately does not walk folders, chunk or embed.
 from __future__ import annotations
 
 import contextlib
+import json
+import os
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -39,17 +45,19 @@ from sbert_rag.chunking import passage_text
 from sbert_rag.errors import ConfigError, InvalidInputError
 from sbert_rag.indexing.lock import access_lock
 from sbert_rag.indexing.manifest import MANIFEST_FILE, Manifest
-from sbert_rag.indexing.records import CollectionRows, read_collection
-from sbert_rag.indexing.sidecar import clear_sidecar, load_sidecar, save_sidecar
+from sbert_rag.indexing.records import CollectionRows, ids_fingerprint, read_collection
+from sbert_rag.indexing.sidecar import clear_sidecar, load_sidecar, load_sidecar_at, save_sidecar
+from sbert_rag.indexing.table import RecordTable
 from sbert_rag.retrieval.bm25 import BM25Config, BM25Index
 from sbert_rag.retrieval.dense import DenseIndex
-from sbert_rag.types import Chunk, FloatMatrix, Hit
+from sbert_rag.types import Chunk, FloatMatrix
 
 COLLECTIONS = {"text": "chunks", "image": "images"}
 """Record kind -> Chroma collection name."""
 
-_SIDECARS = {"text": ("dense", "bm25"), "image": ("dense-images",)}
-"""Record kind -> its sidecar folders in the store (the dense one first)."""
+_SIDECARS = {"text": ("dense", "bm25", "records"), "image": ("dense-images", "records-images")}
+"""Record kind -> its sidecar folders in the store (the dense one first, the records one last)."""
+STATE_FILE = "state.json"
 
 
 @dataclass
@@ -81,14 +89,17 @@ class StoreIndexes:
     """Exact search indexes over one kind of record, as stored at one moment.
 
     Attributes:
-        ids: the stored record ids.
+        ids: the stored record ids (None when the sidecars were taken as current without
+            reading them from Chroma).
         dense: their vectors (cosine), or None.
         bm25: BM25 over their passages (text only), or None.
+        records: their texts and metadata, or None.
     """
 
-    ids: list[str]
+    ids: list[str] | None
     dense: DenseIndex | None = None
     bm25: BM25Index | None = None
+    records: RecordTable | None = None
 
 
 @dataclass(frozen=True)
@@ -230,6 +241,7 @@ class IndexStore:
         metadata, delete ``stale``; in that order, so a run killed in between loses nothing.
         """
         with self.session():
+            self._set_state(kind, None)  # being written: searches read Chroma until the sidecars are saved
             col = self._collection(kind, create=True)
             step = self._chroma().get_max_batch_size()
             for a in range(0, len(new), step):
@@ -253,6 +265,7 @@ class IndexStore:
             col = self._collection(kind)
             if col is None:
                 return
+            self._set_state(kind, None)
             step = self._chroma().get_max_batch_size()
             for a in range(0, len(ids), step):
                 col.delete(ids=list(ids[a:a + step]))
@@ -263,35 +276,105 @@ class IndexStore:
         """The BM25 options recorded in the manifest."""
         return BM25Config.from_dict(dict(self.manifest.bm25)) if self.manifest else BM25Config()
 
-    def indexes(self, kind: str, *, save: bool, bm25: bool = True, dense: bool = True) -> StoreIndexes:
-        """The exact search indexes over the records of ``kind`` now stored (one read of the ids).
+    def indexes(
+        self, kind: str, *, save: bool, bm25: bool = True, dense: bool = True, records: bool = False
+    ) -> StoreIndexes:
+        """The exact search indexes over the records of ``kind`` now stored.
 
-        Each is its sidecar when that covers exactly the stored ids, else rebuilt from the records
-        (e.g. while an index run is writing, or after one was killed). Dense vectors are mapped
-        from ``STORE/dense`` (``kind`` text) or ``STORE/dense-images``, never searched through
-        Chroma's approximate graph, so a query gives the same ranking on every run.
+        When the store is at rest (``state.json`` names the fingerprint of the records the last
+        write left, and the sidecars carry it) they are read from the sidecars alone, without
+        opening Chroma. Otherwise the stored ids are read once, and each index is its sidecar when
+        that covers exactly those ids, else rebuilt from the records (an index run is writing, or
+        one was killed). Dense vectors are mapped from ``STORE/dense`` (``STORE/dense-images``),
+        never searched through Chroma's approximate graph, so a query gives the same ranking on
+        every run.
 
         Args:
             kind: ``"text"`` or ``"image"`` (images have no BM25 index).
-            save: write rebuilt indexes as the new sidecars (only the holder of the writer lock may).
+            save: write rebuilt indexes as the new sidecars and mark the store at rest (only the
+                holder of the writer lock may, at the end of a write).
             bm25: load the BM25 index.
             dense: load the dense index.
+            records: load the records table (texts and metadata); always written when ``save``.
 
         Returns:
             The indexes; each None when not asked for or when no record of ``kind`` is stored.
         """
+        if not save:
+            at_rest = self._at_rest(kind, bm25=bm25, dense=dense, records=records)
+            if at_rest is not None:
+                return at_rest
         with self.session():
             ids = self.read(kind).ids
             if not ids:
                 if save:
                     for folder in _SIDECARS[kind]:
                         clear_sidecar(self.path / folder)
+                    self._set_state(kind, ids_fingerprint([]))
                 return StoreIndexes(ids)
-            return StoreIndexes(
+            found = StoreIndexes(
                 ids,
-                dense=self._dense(kind, ids, save) if dense else None,
-                bm25=self._bm25(ids, save) if bm25 and kind == "text" else None,
+                dense=self._dense(kind, ids, save) if dense or save else None,
+                bm25=self._bm25(ids, save) if (bm25 or save) and kind == "text" else None,
+                records=self._records(kind, ids, save) if records or save else None,
             )
+            if save:
+                self._set_state(kind, ids_fingerprint(ids))
+            return found
+
+    def _at_rest(self, kind: str, *, bm25: bool, dense: bool, records: bool) -> StoreIndexes | None:
+        """The sidecars when ``state.json`` says the store is at rest and they match it, else None."""
+        fingerprint = self._state().get(kind)
+        if not isinstance(fingerprint, str):
+            return None
+        if fingerprint == ids_fingerprint([]):
+            return StoreIndexes([])
+        dense_folder, *_, records_folder = _SIDECARS[kind]
+        wanted = {
+            "dense": (dense, dense_folder, None, lambda p: DenseIndex.load(p, mmap=True)),
+            "bm25": (bm25 and kind == "text", "bm25", self.bm25_config, None),
+            "records": (records, records_folder, None, RecordTable.load),
+        }
+        found: dict[str, Any] = {}
+        for name, (asked, folder, config, loader) in wanted.items():
+            if asked:
+                found[name] = load_sidecar_at(self.path / folder, fingerprint, config, loader=loader)
+                if found[name] is None:
+                    return None
+        return StoreIndexes(None, **found)
+
+    def records_at_rest(self, kind: str) -> RecordTable | None:
+        """The records table of ``kind`` when the store is at rest, else None (then read Chroma)."""
+        found = self._at_rest(kind, bm25=False, dense=False, records=True)
+        return found.records if found is not None else None
+
+    def _state(self) -> dict[str, Any]:
+        try:
+            state = json.loads((self.path / STATE_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return state if isinstance(state, dict) else {}
+
+    def _set_state(self, kind: str, fingerprint: str | None) -> None:
+        """Record ``kind``'s records as at rest with ``fingerprint``, or (None) as being written."""
+        state = self._state()
+        if kind in state and state[kind] == fingerprint:
+            return
+        state[kind] = fingerprint
+        tmp = self.path / f"{STATE_FILE}.tmp-{os.getpid()}"
+        tmp.write_text(json.dumps(state), encoding="utf-8")
+        os.replace(tmp, self.path / STATE_FILE)
+
+    def _records(self, kind: str, ids: list[str], save: bool) -> RecordTable:
+        folder = self.path / _SIDECARS[kind][-1]
+        table = load_sidecar(folder, ids, loader=RecordTable.load)
+        if table is not None:
+            return table
+        rows = self.read(kind, ["documents", "metadatas"])
+        table = RecordTable(rows.ids, rows.documents, rows.metadatas)
+        if save:
+            save_sidecar(table, folder)
+        return table
 
     def _dense(self, kind: str, ids: list[str], save: bool) -> DenseIndex:
         folder = self.path / _SIDECARS[kind][0]
@@ -327,20 +410,6 @@ class IndexStore:
         return index
 
     # ------------------------------------------------------------------ reading
-    def query(self, kind: str, vector: FloatMatrix, n: int) -> list[Hit]:
-        """Nearest ``n`` records of ``kind`` to one vector (1, dim), as cosine-similarity hits."""
-        with self.session():
-            col = self._collection(kind)
-            count = col.count() if col is not None else 0
-            if count == 0:
-                return []
-            res = col.query(query_embeddings=vector, n_results=min(n, count), include=["distances"])
-        # cosine space: Chroma's distance is 1 - cosine
-        return [
-            Hit(rid, 1.0 - float(d), r, "dense")
-            for r, (rid, d) in enumerate(zip(res["ids"][0], res["distances"][0]), start=1)
-        ]
-
     def ids_where(self, kind: str, where: Mapping[str, Any]) -> set[str]:
         """Ids of the records of ``kind`` whose metadata match a Chroma ``where`` filter.
 

@@ -1,15 +1,17 @@
 """Lexical search with BM25: ``bm25s`` behind our ``Hit`` type, with explicit tokenisation options.
 
 Owns tokenising passages and queries the same way (lower-casing, a stopword list, an optional
-Snowball stemmer from PyStemmer), building a ``bm25s`` index over string ids, exact top-k, and
-save/load. ``bm25s`` and ``Stemmer`` are imported on first use. Deliberately does not chunk text,
-fuse with dense results, or change logging (``bm25s`` sets its own logger level at import; we
-leave it).
+Snowball stemmer from PyStemmer), building the index with ``bm25s`` (which scores every term of
+every passage once), keeping its score arrays, and exact top-k and save/load over them with numpy
+alone: a saved index loads (memory-mapped) and searches without importing ``bm25s`` or scipy.
+``bm25s`` and ``Stemmer`` are imported on first use. Deliberately does not chunk text, fuse with
+dense results, or change logging (``bm25s`` sets its own logger level at import; we leave it).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -21,7 +23,8 @@ from sbert_rag._deps import require
 from sbert_rag.errors import ConfigError, InvalidInputError, ModelLoadError
 from sbert_rag.types import Hit
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+_WORD = re.compile(r"(?u)\b\w\w+\b")  # bm25s's (and scikit-learn's) token pattern
 _METHODS = ("lucene", "robertson", "atire", "bm25l", "bm25+")
 _STOPWORDS = ("en", "english", "en_plus", "english_plus", "de", "nl", "fr", "es", "pt", "it", "ru",
               "sv", "no", "zh", "tr", "ko", "da")
@@ -75,7 +78,9 @@ class BM25Index:
         """Create an empty index; fill it with ``index`` (or use ``from_texts``)."""
         self.config = config or BM25Config()
         self._ids: list[str] = []
-        self._bm25: Any = None
+        self._vocab: dict[str, int] = {}
+        self._matrix: dict[str, np.ndarray] = {}  # term-major sparse scores: data, indices, indptr
+        self._stopwords: frozenset[str] = frozenset()
         self._stemmer: Any = None
         if self.config.stemmer is not None:
             stemmer_module = require("Stemmer", "sbert-rag[bm25]")
@@ -129,8 +134,16 @@ class BM25Index:
                 raise InvalidInputError(f"text of id {pid!r} (index {i}) is empty or blank; drop it or fill it")
         bm25s = require("bm25s")
         retriever = bm25s.BM25(k1=self.config.k1, b=self.config.b, method=self.config.method)
-        retriever.index(self._tokenize(texts), show_progress=False)
-        self._bm25, self._ids = retriever, ids
+        self._stopwords = frozenset(bm25s.tokenization._infer_stopwords(self.config.stopwords or []))
+        tokens = bm25s.tokenize(texts, stopwords=sorted(self._stopwords), stemmer=self._stemmer,
+                                return_ids=False, show_progress=False)
+        retriever.index(tokens, show_progress=False)
+        # bm25s computes every (term, passage) score once; keep its arrays, so searching and
+        # loading need numpy only (importing bm25s and scipy costs a cold search about a second)
+        matrix = {name: np.asarray(retriever.scores[name]) for name in ("data", "indices", "indptr")}
+        if retriever.nonoccurrence_array is not None:  # bm25l, bm25+: a score for absent terms
+            matrix["nonoccurrence"] = np.asarray(retriever.nonoccurrence_array)
+        self._matrix, self._vocab, self._ids = matrix, dict(retriever.vocab_dict), ids
 
     def search(self, queries: Sequence[str], k: int, *, allow_no_match: bool = False) -> list[list[Hit]]:
         """Return up to ``k`` passages per query, by BM25 score.
@@ -162,11 +175,10 @@ class BM25Index:
         for i, query in enumerate(queries):
             if not isinstance(query, str) or not query.strip():
                 raise InvalidInputError(f"query {i} is empty or blank: {query!r}")
-        vocab = self._bm25.vocab_dict
         results: list[list[Hit]] = []
-        for i, tokens in enumerate(self._tokenize(queries)):
+        for i, query in enumerate(queries):
             # repeated query terms count once per occurrence, as in bm25s.retrieve
-            token_ids = [vocab[t] for t in tokens if t and t in vocab]
+            token_ids = [self._vocab[t] for t in self._terms(query) if t in self._vocab]
             if not token_ids:
                 if allow_no_match:
                     results.append([])
@@ -176,50 +188,66 @@ class BM25Index:
                     f"stopword removal ({self.config.stopwords}) and stemming ({self.config.stemmer}). "
                     f"Rephrase it, or pass allow_no_match=True to get no hits for it."
                 )
-            scores = self._bm25.get_scores_from_ids(token_ids)  # (n,)
-            results.append(self._top_k(scores, k))
+            results.append(self._top_k(self._scores(token_ids), k))
         return results
 
     def save(self, folder: str | Path) -> Path:
-        """Write ``config.json``, ``ids.json`` and the ``bm25s`` files into ``folder``.
+        """Write ``config.json``, ``ids.json``, ``vocab.json`` and the score arrays into ``folder``.
 
         Raises:
             InvalidInputError: the index is empty.
         """
-        if self._bm25 is None:
+        if not self._ids:
             raise InvalidInputError("the BM25 index is empty; nothing to save")
         path = Path(folder)
         path.mkdir(parents=True, exist_ok=True)
-        config = {"format_version": FORMAT_VERSION, "component": "BM25Index", **asdict(self.config)}
+        config = {"format_version": FORMAT_VERSION, "component": "BM25Index", **asdict(self.config),
+                  "stopword_list": sorted(self._stopwords)}
         (path / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
         (path / "ids.json").write_text(json.dumps(self._ids), encoding="utf-8")
-        self._bm25.save(str(path / "bm25s"), show_progress=False)
+        (path / "vocab.json").write_text(json.dumps(self._vocab), encoding="utf-8")
+        for name, array in self._matrix.items():
+            np.save(path / f"{name}.npy", array, allow_pickle=False)
         return path
 
     @classmethod
     def load(cls, folder: str | Path) -> BM25Index:
-        """Load an index written by ``save``.
+        """Load an index written by ``save`` (numpy only; the score arrays are memory-mapped).
 
         Raises:
-            ModelLoadError: a file is missing or the folder holds another component.
+            ModelLoadError: a file is missing or the folder holds another component or format.
         """
         path = Path(folder)
-        for name in ("config.json", "ids.json", "bm25s"):
+        for name in ("config.json", "ids.json", "vocab.json", "data.npy", "indices.npy", "indptr.npy"):
             if not (path / name).exists():
-                raise ModelLoadError(f"{path} is not a saved BM25Index: {name} is missing")
+                raise ModelLoadError(f"{path} is not a saved BM25Index format {FORMAT_VERSION}: {name} is missing")
         config = json.loads((path / "config.json").read_text(encoding="utf-8"))
         if config.pop("component", None) != "BM25Index" or config.pop("format_version", None) != FORMAT_VERSION:
             raise ModelLoadError(f"{path / 'config.json'} is not a BM25Index format {FORMAT_VERSION} config")
+        stopwords = config.pop("stopword_list", [])
         index = cls(BM25Config.from_dict(config))
+        index._stopwords = frozenset(stopwords)
         index._ids = json.loads((path / "ids.json").read_text(encoding="utf-8"))
-        index._bm25 = require("bm25s").BM25.load(str(path / "bm25s"), show_progress=False)
+        index._vocab = json.loads((path / "vocab.json").read_text(encoding="utf-8"))
+        names = ["data", "indices", "indptr"] + (["nonoccurrence"] if (path / "nonoccurrence.npy").exists() else [])
+        index._matrix = {name: np.load(path / f"{name}.npy", mmap_mode="r", allow_pickle=False) for name in names}
         return index
 
-    def _tokenize(self, texts: list[str]) -> list[list[str]]:
-        bm25s = require("bm25s")
-        return bm25s.tokenize(
-            texts, stopwords=self.config.stopwords, stemmer=self._stemmer, return_ids=False, show_progress=False
-        )
+    def _terms(self, text: str) -> list[str]:
+        """The index terms of a query, exactly as ``bm25s.tokenize`` makes them for the corpus:
+        lower-cased words of two or more word characters, stopwords dropped, then stemmed."""
+        words = [w for w in _WORD.findall(text.lower()) if w not in self._stopwords]
+        return list(self._stemmer.stemWords(words)) if self._stemmer is not None and words else words
+
+    def _scores(self, token_ids: list[int]) -> np.ndarray:
+        """BM25 score of every passage for the query terms ``token_ids`` (a term repeated counts again)."""
+        data, indices, indptr = self._matrix["data"], self._matrix["indices"], self._matrix["indptr"]
+        scores = np.zeros(len(self._ids), dtype=np.float32)  # (n,)
+        for term in token_ids:
+            np.add.at(scores, indices[indptr[term]:indptr[term + 1]], data[indptr[term]:indptr[term + 1]])
+        if "nonoccurrence" in self._matrix:
+            scores += self._matrix["nonoccurrence"][token_ids].sum()
+        return scores
 
     def _top_k(self, scores: np.ndarray, k: int) -> list[Hit]:
         take = min(k, int(np.count_nonzero(scores > 0)))

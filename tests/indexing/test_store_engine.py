@@ -142,3 +142,23 @@ def test_store_keeps_the_recorded_config(tiny_models: tuple[Path, Path], tmp_pat
     assert [h.id for h in reopened.search("cat", k=2, mode="dense")] == [h.id for h in store.search("cat", k=2, mode="dense")]
     with pytest.raises(ConfigError, match="query_prompt: 'search: ' -> ''"):
         Store.open(tmp_path / "s", config=config.replace(query_prompt="")).search("cat", k=1, mode="dense")
+
+
+def test_a_store_at_rest_is_searched_without_chroma(built: Path, child) -> None:
+    import subprocess
+
+    state = json.loads((built / "state.json").read_text())
+    assert isinstance(state["text"], str)  # the last write finished: at rest
+    argv, env = child("search", QUERY, "--store", str(built), "--k", "3", "--json")
+    code = ("import runpy, sys; sys.argv = ['sbert-rag', *sys.argv[1:]]\n"
+            "try:\n    runpy.run_module('sbert_rag.cli', run_name='__main__')\n"
+            "except SystemExit:\n    pass\n"
+            "print('CHROMA' if 'chromadb' in sys.modules else 'NO-CHROMA', file=sys.stderr)")
+    out = subprocess.run([argv[0], "-c", code, *argv[3:]], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stderr.strip().endswith("NO-CHROMA")
+    hits = json.loads(out.stdout)
+    assert hits[0]["file"] == "silent-truncation.md" and hits[0]["text"]
+    # a write in progress (or killed) marks the kind as written: searches then read Chroma, same answer
+    (built / "state.json").write_text(json.dumps({**state, "text": None}))
+    assert [h.id for h in Store.open(built).search(QUERY, k=3)] == [h["id"] for h in hits]

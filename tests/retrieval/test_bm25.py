@@ -114,3 +114,30 @@ def test_save_load_round_trip(tmp_path) -> None:
     assert loaded.config == config and loaded.ids == index.ids
     queries = ["cats in gardens", "mat"]
     assert loaded.search(queries, k=3) == index.search(queries, k=3)
+
+
+@pytest.mark.parametrize("stemmer", [None, "english"])
+def test_query_terms_are_what_bm25s_makes_of_the_corpus(stemmer: str | None) -> None:
+    import bm25s
+
+    texts = ["The Mice's inhibition inhibits café-au-lait SIGNALLING, x y 42 ab_cd", "naïve Über straße 日本語 テキスト",
+             "don't stop-words: the, a, of! running runners ran", "   ", "émoji 🙂 and tabs\tnew\nlines"]
+    index = BM25Index.from_texts(["a", "b"], ["seed text", "more words"], BM25Config(stemmer=stemmer))
+    expected = bm25s.tokenize(texts, stopwords="en", stemmer=index._stemmer, return_ids=False, show_progress=False)
+    assert [index._terms(t) for t in texts] == [[w for w in ws if w] for ws in expected]
+
+
+def test_a_saved_index_loads_and_searches_without_bm25s(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    index = BM25Index.from_texts(["a", "b", "c"], ["cats purr softly", "dogs bark loudly", "cats and dogs play"])
+    index.save(tmp_path / "bm25")
+    code = (
+        "import sys; from sbert_rag.retrieval.bm25 import BM25Index; "
+        f"hits = BM25Index.load({str(tmp_path / 'bm25')!r}).search(['purring cats'], 3)[0]; "
+        "print([h.id for h in hits], 'bm25s' in sys.modules, 'scipy' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "['a', 'c'] False False"
+    assert [h.id for h in index.search(["purring cats"], 3)[0]] == ["a", "c"]
