@@ -12,7 +12,9 @@ at import), while opening a store's collections and ``import sbert_rag_chroma`` 
 hold what fixes the vectors (model, dimension, pooling, normalisation, prompts, token limit,
 overflow policy; the CLIP folder and dimension), never the device or the compute dtype, which
 belong to the machine. ``build_from_config`` loads nothing: Chroma calls it on every create, add
-and query, so models load on the first embedding call, once per process and config.
+and query, so models load on the first embedding call, once per process and config, through
+``load_encoder`` (so a query/passage pair folder works as a single model does), and are checked
+against the persisted config with ``config_differences``, the one test of "same vectors".
 Deliberately holds no search, no store layout and no model check beyond the config's own keys.
 """
 
@@ -26,12 +28,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from sbert_rag._deps import require
-from sbert_rag.encoding.identity import config_differences, model_argument, vector_config
+from sbert_rag.config import EncoderConfig
+from sbert_rag.encoding.dual import load_encoder
+from sbert_rag.encoding.identity import config_differences, vector_config
 from sbert_rag.errors import ConfigError, InvalidInputError
 
 if TYPE_CHECKING:
-    from sbert_rag.encoding.text_encoder import TextEncoder
     from sbert_rag.image.clip_encoder import CLIPEncoder
+    from sbert_rag.types import Encoder
 
 _types = require("chromadb.api.types", "sbert-rag[chroma]")
 _registry = require("chromadb.utils.embedding_functions", "sbert-rag[chroma]")
@@ -51,29 +55,33 @@ _cache: dict[str, Any] = {}  # json of a config -> its loaded encoder, shared by
 _cache_lock = threading.Lock()
 
 
-def encoder_config(encoder: TextEncoder) -> dict[str, Any]:
-    """The JSON-plain config that rebuilds ``encoder``'s vectors (see ``CONFIG_KEYS``); no device."""
-    return {**vector_config(encoder), "overflow": encoder.overflow.value}
+def encoder_config(encoder: Encoder) -> dict[str, Any]:
+    """The JSON-plain config that rebuilds ``encoder``'s vectors (see ``CONFIG_KEYS``); no device.
+
+    Args:
+        encoder: a ``TextEncoder`` or a ``DualEncoder`` (anything with ``config`` and ``dim``).
+    """
+    return {**vector_config(encoder), "overflow": encoder.config.overflow}  # type: ignore[attr-defined]
 
 
 def _key(config: Mapping[str, Any]) -> str:
     return json.dumps(dict(config), sort_keys=True)
 
 
-def _load_text(config: dict[str, Any], device: str) -> TextEncoder:
-    """Load the encoder a config describes, once per process and config."""
-    from sbert_rag.encoding.text_encoder import TextEncoder
+def _vectors(config: Mapping[str, Any]) -> dict[str, Any]:
+    # the vector identity in a persisted config; "model" is left out: a Hub id loads from a cache
+    # folder of another name, and a pair folder is recorded resolved
+    return {k: v for k, v in config.items() if k not in ("model", "overflow")}
 
+
+def _load_text(config: dict[str, Any], device: str) -> Encoder:
+    """Load the encoder a persisted config describes (a pair folder too), once per process and config."""
     with _cache_lock:
         if _key(config) not in _cache:
-            encoder = TextEncoder.from_pretrained(
-                model_argument(config["model"]), pooling=config["pooling"], normalize=config["normalize"],
-                device=device, overflow=config["overflow"], max_tokens=config["max_tokens"],
-                query_prompt=config["query_prompt"], passage_prompt=config["passage_prompt"],
-            )
-            # "model" is left out: a Hub id loads from a cache folder of another name
-            built = {k: v for k, v in encoder_config(encoder).items() if k != "model"}
-            details = config_differences({k: v for k, v in config.items() if k != "model"}, built)
+            # every key but "dim" is an EncoderConfig field
+            settings = {k: v for k, v in config.items() if k != "dim"}
+            encoder = load_encoder(EncoderConfig.from_dict({**settings, "device": device}))
+            details = config_differences(_vectors(config), _vectors(vector_config(encoder)))
             if details:
                 raise ConfigError(
                     f"the model {config['model']!r} no longer gives the vectors its Chroma collection "
@@ -147,36 +155,38 @@ class SbertRagEmbeddingFunction(_types.EmbeddingFunction[_types.Documents]):
 
     def __init__(
         self,
-        encoder: TextEncoder | None = None,
+        encoder: Encoder | None = None,
         *,
+        config: EncoderConfig | None = None,
         model_path: str | None = None,
-        device: str = "auto",
-        overflow: str = "warn",
-        query_prompt: str | None = None,
-        passage_prompt: str | None = None,
+        **settings: Any,
     ) -> None:
         """Configure the function.
 
         Args:
-            encoder: a built ``TextEncoder``; its folder must stay where it is for collections to
-                reopen. Reused (not reloaded) by functions rebuilt in this process.
-            model_path: model folder to load on first use; None = packaged default.
-            device: torch device here; never persisted (a rebuilt function uses ``"auto"``, and
-                the compute dtype is always the encoder's ``"auto"`` choice).
-            overflow: ``"warn"``, ``"error"`` or ``"windows"`` for a model loaded here.
-            query_prompt: query prompt for a model loaded here; None = the model's own.
-            passage_prompt: passage prompt for a model loaded here; None = the model's own.
+            encoder: a built ``TextEncoder`` or ``DualEncoder``; its folder must stay where it is
+                for collections to reopen. Reused (not reloaded) by functions rebuilt in this process.
+            config: how to load the model on first use (a query/passage pair folder too); None =
+                the packaged default. Its ``device`` and ``dtype`` are never persisted (a rebuilt
+                function uses ``"auto"`` for both).
+            model_path: the ``model`` field of ``config``.
+            **settings: ``EncoderConfig`` fields by name, over ``config`` (``device``, ``overflow``,
+                ``query_prompt``, ``passage_prompt``, ``pooling``, ...).
 
         Raises:
-            ConfigError: both ``encoder`` and ``model_path`` were given, or ``overflow`` is unknown.
+            ConfigError: ``encoder`` was given with settings, or a setting is unknown or invalid.
         """
-        if encoder is not None and model_path is not None:
-            raise ConfigError("pass either encoder= or model_path=, not both")
-        if overflow not in _OVERFLOWS:
-            raise ConfigError(f"overflow must be one of {_OVERFLOWS}; got {overflow!r}")
+        named = {"config": config, "model_path": model_path, **settings}
+        given = sorted(k for k, v in named.items() if v is not None)
+        if encoder is not None and given:
+            raise ConfigError(
+                f"a built encoder carries its own settings; pass either encoder= or {given}, not both"
+            )
+        if model_path is not None:
+            settings = {"model": model_path, **settings}  # model_path is the documented name of ``model``
+        self._settings = EncoderConfig.from_dict({**(config or EncoderConfig()).to_dict(), **settings})
         self._encoder = encoder
         self._config: dict[str, Any] | None = None  # set without _encoder: load this config on first use
-        self._load_args = (model_path, device, overflow, query_prompt, passage_prompt)
         self._lock = threading.Lock()
         if encoder is not None:
             self._config = encoder_config(encoder)
@@ -199,19 +209,13 @@ class SbertRagEmbeddingFunction(_types.EmbeddingFunction[_types.Documents]):
         return cls._persisted(_from_identity(NAME, identity, CONFIG_KEYS))
 
     @property
-    def encoder(self) -> TextEncoder:
-        """The ``TextEncoder``, loaded on first access."""
+    def encoder(self) -> Encoder:
+        """The text encoder (``TextEncoder`` or ``DualEncoder``), loaded on first access."""
         with self._lock:
             if self._encoder is None and self._config is not None:
-                self._encoder = _load_text(self._config, self._load_args[1])
+                self._encoder = _load_text(self._config, self._settings.device)
             elif self._encoder is None:
-                from sbert_rag.encoding.text_encoder import TextEncoder
-
-                model_path, device, overflow, query_prompt, passage_prompt = self._load_args
-                self._encoder = TextEncoder.from_pretrained(
-                    model_path, device=device, overflow=overflow, query_prompt=query_prompt,
-                    passage_prompt=passage_prompt,
-                )
+                self._encoder = load_encoder(self._settings)
                 self._config = encoder_config(self._encoder)
                 with _cache_lock:
                     _cache.setdefault(_key(self._config), self._encoder)

@@ -9,6 +9,7 @@ the active pytest config is in strict mode (LangChain's standard suites are writ
 from __future__ import annotations
 
 import inspect
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -135,21 +136,58 @@ def prompted_encoder(tiny_bert_dir: Path) -> object:
 
 
 @pytest.fixture()
+def pair_dir(prompted_encoder: object, tiny_encoder: object, tmp_path: Path) -> Path:
+    """A saved query/passage pair (``query/``, ``passage/``): the prompted tiny BERT as query tower
+    (query prompt ``"query "``), the plain one as passage tower (no prompt)."""
+    from sbert_rag import DualEncoder
+
+    folder = tmp_path / "pair"
+    DualEncoder(prompted_encoder, tiny_encoder).save(folder)  # type: ignore[arg-type]
+    return folder
+
+
+@pytest.fixture()
+def spy_on():  # noqa: ANN201 - returns Callable[[type, str], ContextManager[mock.MagicMock]]
+    """``spy_on(cls, "method")``: a context manager that records calls to a method and still runs it
+    (``hook.call_args_list`` holds them, ``self`` first)."""
+    from unittest import mock
+
+    def spy(cls: type, name: str):  # noqa: ANN202
+        return mock.patch.object(cls, name, autospec=True, side_effect=getattr(cls, name))
+
+    return spy
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run_offline(argv: list[str], timeout: int) -> str:
+    """Run ``argv`` with this interpreter in the repository root, offline; stdout, or fail with stderr."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False"}
+    out = subprocess.run(
+        [sys.executable, *argv], capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    return out.stdout
+
+
+@pytest.fixture()
 def run_python():  # noqa: ANN201 - returns Callable[[str], str]
     """A function running code in a fresh interpreter (offline); returns its stdout, fails with its stderr."""
-    import os
 
     def run(code: str, timeout: int = 300) -> str:
-        env = {
-            **os.environ,
-            "HF_HUB_OFFLINE": "1",
-            "TRANSFORMERS_OFFLINE": "1",
-            "ANONYMIZED_TELEMETRY": "False",
-        }
-        out = subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout, env=env
-        )
-        assert out.returncode == 0, out.stderr[-3000:]
-        return out.stdout
+        return _run_offline(["-c", code], timeout)
+
+    return run
+
+
+@pytest.fixture()
+def run_script():  # noqa: ANN201 - returns Callable[..., str]
+    """A function running a repository script (``"examples/chroma_store.py"``, then its arguments)
+    as a user would: a fresh offline interpreter in the repository root. Returns its stdout,
+    fails with its stderr."""
+
+    def run(script: str, *args: str, timeout: int = 300) -> str:
+        return _run_offline([str(ROOT / script), *args], timeout)
 
     return run

@@ -12,6 +12,7 @@ import pytest
 from sbert_rag_chroma import SbertRagEmbeddingFunction, open_collection
 
 import sbert_rag
+from sbert_rag import EncoderConfig
 
 DOCS = ["the cat sits on the tree", "a dog runs in the house", "red bird with blue fish", "the big green car"]
 
@@ -147,3 +148,46 @@ def test_blank_documents_are_refused_by_index(tiny_encoder) -> None:
         SbertRagEmbeddingFunction(tiny_encoder)(["the cat", ""])
     with pytest.raises(sbert_rag.ConfigError, match="not both"):
         SbertRagEmbeddingFunction(tiny_encoder, model_path="/models/x")
+
+
+def test_function_loads_an_encoder_config(tiny_bert_dir, tiny_encoder) -> None:
+    config = EncoderConfig(model=str(tiny_bert_dir), pooling=("mean",), normalize=True, device="cpu", dtype="float32")
+    ef = SbertRagEmbeddingFunction(config=config)
+    np.testing.assert_allclose(ef(DOCS), tiny_encoder.encode_passages(DOCS), atol=1e-5)
+    assert ef.get_config() == SbertRagEmbeddingFunction(tiny_encoder).get_config()  # no device, no dtype
+    # keywords are EncoderConfig fields (model_path is its ``model``), checked when given
+    named = SbertRagEmbeddingFunction(
+        model_path=str(tiny_bert_dir), pooling="mean", normalize=True, device="cpu", dtype="float32"
+    )
+    np.testing.assert_allclose(named(DOCS), ef(DOCS), atol=1e-6)
+    with pytest.raises(sbert_rag.ConfigError, match="overflow must be one of"):
+        SbertRagEmbeddingFunction(overflow="drop")
+    with pytest.raises(sbert_rag.ConfigError, match=r"unknown EncoderConfig key\(s\) \['devices'\]"):
+        SbertRagEmbeddingFunction(devices="cpu")
+    with pytest.raises(sbert_rag.ConfigError, match=r"\['device'\], not both"):
+        SbertRagEmbeddingFunction(tiny_encoder, device="cpu")
+
+
+def test_a_query_passage_pair_folder_works_through_query_texts(pair_dir, tmp_path, monkeypatch) -> None:
+    import sbert_rag.chroma_function as core
+
+    pair = sbert_rag.load_encoder(EncoderConfig(model=str(pair_dir), device="cpu"))
+    config = SbertRagEmbeddingFunction(pair).get_config()
+    assert config["model"] == pair.model_name and config["query_prompt"] == "query "
+    monkeypatch.setattr(core, "_cache", {})  # as in a new process: the rebuilt function loads the pair
+    rebuilt = SbertRagEmbeddingFunction.build_from_config(json.loads(json.dumps(config)))
+    assert isinstance(rebuilt.encoder, sbert_rag.DualEncoder)
+    np.testing.assert_allclose(rebuilt(DOCS), pair.encode_passages(DOCS), atol=1e-5)
+    np.testing.assert_allclose(rebuilt.embed_query(DOCS[:1]), pair.encode_queries(DOCS[:1]), atol=1e-5)
+    # a store on the pair: its chunks collection embeds query_texts with the query tower
+    from chromadb.api.client import SharedSystemClient
+
+    store = sbert_rag.Store.open(tmp_path / "store", create=True, model=str(pair_dir), device="cpu")
+    try:
+        store.add_texts(DOCS)
+        monkeypatch.setattr(core, "_cache", {})
+        query = "a dog in the house"
+        found = open_collection(store).query(query_texts=[query], n_results=len(DOCS))["ids"][0]
+        assert found == [hit.id for hit in store.search(query, len(DOCS), mode="dense")]
+    finally:
+        SharedSystemClient.clear_system_cache()

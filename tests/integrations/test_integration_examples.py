@@ -2,30 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
 
-
-def _run(script: str, *args: str) -> str:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False"}
-    out = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / script), *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-        cwd=ROOT,
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
-    return out.stdout
-
-
-def test_chroma_store_example(tmp_path: Path) -> None:
-    out = _run("chroma_store.py", str(tmp_path))
+def test_chroma_store_example(tmp_path: Path, run_script) -> None:
+    out = run_script("examples/chroma_store.py", str(tmp_path))
     assert "second run: 4 unchanged, 0 chunks added" in out  # the unchanged files were not read again
     modes = out.split("'RFC 5789'\n")[1].splitlines()[:3]
     assert [line.split()[1] for line in modes] == ["rfc9110"] * 3  # dense, bm25, hybrid

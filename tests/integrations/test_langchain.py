@@ -10,6 +10,7 @@ import pytest
 
 import sbert_rag
 from langchain_sbert_rag import SbertRagEmbeddings
+from sbert_rag import EncoderConfig
 
 
 def test_embeddings_route_queries_and_documents_to_their_prompts(prompted_encoder) -> None:
@@ -50,13 +51,48 @@ async def test_embeddings_async_twins_match_sync(tiny_encoder) -> None:
     assert await emb.aembed_documents(["a cat", "a dog"]) == emb.embed_documents(["a cat", "a dog"])
 
 
+def test_embeddings_take_an_encoder_config_or_its_field_names(tiny_bert_dir, prompted_encoder) -> None:
+    config = EncoderConfig(
+        model=str(tiny_bert_dir), pooling=("mean",), normalize=True, device="cpu",
+        query_prompt="query ", passage_prompt="passage ",
+    )
+    emb = SbertRagEmbeddings(config=config)
+    assert emb.config == config and emb._encoder is None  # nothing loaded yet
+    text = "the cat sits on the tree"
+    np.testing.assert_allclose(emb.embed_query(text), prompted_encoder.encode_queries([text])[0], atol=1e-5)
+    np.testing.assert_allclose(emb.embed_documents([text])[0], prompted_encoder.encode_passages([text])[0], atol=1e-5)
+    # keywords are EncoderConfig fields (model_path is its ``model``), laid over config= in one place
+    by_name = SbertRagEmbeddings(
+        model_path=str(tiny_bert_dir), pooling="mean", normalize=True, device="cpu",
+        query_prompt="query ", passage_prompt="passage ",
+    )
+    assert by_name.config == config and by_name.model_path == str(tiny_bert_dir)
+    assert SbertRagEmbeddings(config=config, max_tokens=16).config == config.replace(max_tokens=16)
+    assert SbertRagEmbeddings().config == EncoderConfig()  # the packaged default
+
+
+def test_embeddings_load_a_query_passage_pair_folder(pair_dir) -> None:
+    pair = sbert_rag.load_encoder(EncoderConfig(model=str(pair_dir), device="cpu"))
+    emb = SbertRagEmbeddings(model_path=str(pair_dir), device="cpu")
+    text = "a dog runs in the house"
+    np.testing.assert_allclose(emb.embed_query(text), pair.encode_queries([text])[0], atol=1e-5)
+    np.testing.assert_allclose(emb.embed_documents([text])[0], pair.encode_passages([text])[0], atol=1e-5)
+    assert isinstance(emb.encoder, sbert_rag.DualEncoder)
+
+
 def test_embeddings_refuse_conflicting_models(tiny_encoder, tiny_clip) -> None:
     with pytest.raises(sbert_rag.ConfigError, match="not both"):
         SbertRagEmbeddings(tiny_encoder, model_path="/models/x")
+    with pytest.raises(sbert_rag.ConfigError, match=r"\['device'\], not both"):
+        SbertRagEmbeddings(tiny_encoder, device="cpu")
     with pytest.raises(sbert_rag.ConfigError, match="one space"):
         SbertRagEmbeddings(tiny_encoder, clip=tiny_clip)
-    with pytest.raises(Exception, match="overflow"):
+    with pytest.raises(sbert_rag.ConfigError, match=r"one space.*\['query_prompt'\]"):
+        SbertRagEmbeddings(clip=tiny_clip, query_prompt="query ")
+    with pytest.raises(sbert_rag.ConfigError, match="overflow"):
         SbertRagEmbeddings(overflow="drop")
+    with pytest.raises(sbert_rag.ConfigError, match=r"unknown EncoderConfig key\(s\) \['devices'\]"):
+        SbertRagEmbeddings(devices="cpu")
 
 
 def test_embed_image_needs_clip(tiny_encoder, image_files) -> None:

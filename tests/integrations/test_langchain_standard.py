@@ -18,17 +18,9 @@ from langchain_tests.unit_tests import EmbeddingsUnitTests
 from langchain_sbert_rag import SbertRagEmbeddings
 
 
-class TestSbertRagEmbeddingsUnit(EmbeddingsUnitTests):
-    @property
-    def embeddings_class(self) -> type[SbertRagEmbeddings]:
-        return SbertRagEmbeddings
+class _OurEmbeddings:
+    """What both embeddings suites build: ``SbertRagEmbeddings(device="cpu")`` (the packaged default)."""
 
-    @property
-    def embedding_model_params(self) -> dict:
-        return {}
-
-
-class TestSbertRagEmbeddingsIntegration(EmbeddingsIntegrationTests):
     @property
     def embeddings_class(self) -> type[SbertRagEmbeddings]:
         return SbertRagEmbeddings
@@ -36,6 +28,14 @@ class TestSbertRagEmbeddingsIntegration(EmbeddingsIntegrationTests):
     @property
     def embedding_model_params(self) -> dict:
         return {"device": "cpu"}
+
+
+class TestSbertRagEmbeddingsUnit(_OurEmbeddings, EmbeddingsUnitTests):
+    pass
+
+
+class TestSbertRagEmbeddingsIntegration(_OurEmbeddings, EmbeddingsIntegrationTests):
+    pass
 
 
 class TestChromaWithSbertRag(VectorStoreIntegrationTests):

@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -17,23 +13,9 @@ pytest.importorskip(
     exc_type=ImportError,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "benchmarks" / "llamaindex_index.py"
 
-
-def test_llamaindex_benchmark_json_keys() -> None:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    out = subprocess.run(
-        [sys.executable, str(SCRIPT), "--docs", "5", "--json", "--device", "cpu"],
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-        cwd=ROOT,
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
-    result = json.loads(out.stdout)
+def test_llamaindex_benchmark_json_keys(run_script) -> None:
+    result = json.loads(run_script("benchmarks/llamaindex_index.py", "--docs", "5", "--json", "--device", "cpu"))
     assert result["docs"] == 5 and result["nodes"] >= 5
     assert result["device"] == "cpu"
     assert result["nodes_over_limit"] == 0 and result["max_node_tokens"] <= 256

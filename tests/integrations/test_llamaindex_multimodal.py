@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from unittest import mock
 
 import numpy as np
 import pytest
@@ -22,15 +21,10 @@ def test_images_as_paths_and_bytesio_agree(tiny_clip, image_files) -> None:
     assert type(from_path[0]) is float
 
 
-async def test_image_batches_and_async(tiny_clip_dir, image_files) -> None:
+async def test_image_batches_and_async(tiny_clip_dir, image_files, spy_on) -> None:
     emb = SbertRagMultiModalEmbedding(clip_path=str(tiny_clip_dir), device="cpu", embed_batch_size=2)
     paths = [str(p) for p in image_files.values()]
-    with mock.patch.object(
-        SbertRagMultiModalEmbedding,
-        "_get_image_embeddings",
-        autospec=True,
-        side_effect=SbertRagMultiModalEmbedding._get_image_embeddings,
-    ) as hook:
+    with spy_on(SbertRagMultiModalEmbedding, "_get_image_embeddings") as hook:
         vectors = emb.get_image_embedding_batch(paths)
     assert [len(c.args[1]) for c in hook.call_args_list] == [2, 1]
     np.testing.assert_allclose(await emb.aget_image_embedding_batch(paths), vectors, atol=1e-6)

@@ -12,23 +12,28 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from typing import Any, Literal
+from typing import Any
 
 from langchain_core.embeddings import Embeddings
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 import sbert_rag
+from sbert_rag import EncoderConfig
 
-Overflow = Literal["warn", "error", "windows"]
+# what CLIPEncoder.load takes of the EncoderConfig fields, when a CLIP model is attached
+_CLIP_SETTINGS = ("device", "overflow", "batch_size")
 
 
 class SbertRagEmbeddings(BaseModel, Embeddings):
     """sbert_rag text (or CLIP) embeddings for LangChain.
 
     Built with no arguments it uses the packaged all-MiniLM-L6-v2, loaded on the first call,
-    offline. Pass a built ``TextEncoder`` (``SbertRagEmbeddings(encoder)``) or a model folder
-    (``model_path=``) for another model, or a CLIP model (``clip=`` a ``CLIPEncoder``, or
-    ``clip_path=`` a folder saved by ``CLIPEncoder.save``) for text-and-image stores.
+    offline. For another model pass ``config=`` an ``sbert_rag.EncoderConfig`` (every loading
+    option of ``TextEncoder.from_pretrained``; a query/passage pair folder works too), or its
+    field names as keywords (``device="cpu"``, ``query_prompt=...``; ``model_path=`` is the
+    ``model`` field), or a built encoder (``SbertRagEmbeddings(encoder)``). A CLIP model
+    (``clip=`` a ``CLIPEncoder``, or ``clip_path=`` a folder saved by ``CLIPEncoder.save``) serves
+    text-and-image stores.
 
     With a CLIP model attached, texts are embedded by CLIP's text tower too, so documents,
     queries and images share one vector space (what langchain-chroma's ``add_images`` and
@@ -45,87 +50,79 @@ class SbertRagEmbeddings(BaseModel, Embeddings):
         >>> store.similarity_search("capital of France?", k=1)
 
     Attributes:
-        model_path: text model folder; None = the packaged default (ignored with a CLIP model).
+        config: the settings the text model loads with; None when a built encoder or a CLIP
+            model is used.
         clip_path: folder of a saved ``CLIPEncoder``; None = no CLIP (unless ``clip=`` is given).
-        device: ``"auto"`` (cuda, mps, cpu) or a torch device, used when the adapter loads a model.
-        overflow: inputs longer than the model reads: ``"warn"`` (truncate, warn, never die
-            mid-index), ``"error"`` (raise) or ``"windows"`` (average overlapping windows).
-        query_prompt: text prepended to queries; None = the model's saved query prompt.
-        passage_prompt: text prepended to documents; None = the model's saved passage prompt.
-        batch_size: texts or images per forward pass; None = the encoder's default.
     """
 
     model_config = ConfigDict(extra="forbid", protected_namespaces=(), validate_assignment=True)
 
-    model_path: str | None = None
+    config: EncoderConfig | None = None
     clip_path: str | None = None
-    device: str = "auto"
-    overflow: Overflow = "warn"
-    query_prompt: str | None = None
-    passage_prompt: str | None = None
-    batch_size: int | None = Field(default=None, gt=0)
 
     _encoder: Any = PrivateAttr(default=None)
     _clip: Any = PrivateAttr(default=None)
+    _clip_settings: dict[str, Any] = PrivateAttr(default_factory=dict)
     _lock: Any = PrivateAttr(default_factory=threading.Lock)
 
     def __init__(
         self,
-        encoder: sbert_rag.TextEncoder | None = None,
+        encoder: sbert_rag.Encoder | None = None,
         *,
+        config: EncoderConfig | None = None,
         model_path: str | None = None,
         clip: Any = None,
         clip_path: str | None = None,
-        device: str = "auto",
-        overflow: Overflow = "warn",
-        query_prompt: str | None = None,
-        passage_prompt: str | None = None,
-        batch_size: int | None = None,
+        **settings: Any,
     ) -> None:
         """Configure the adapter; nothing is loaded here.
 
         Args:
-            encoder: a built ``sbert_rag.TextEncoder``, used as is (its own device, prompts and
-                overflow policy apply).
-            model_path: text model folder to load on first use; None = packaged default.
+            encoder: a built sbert_rag encoder (``TextEncoder`` or ``DualEncoder``), used as is
+                (its own device, prompts and overflow policy apply).
+            config: how to load the text model on first use; None = the packaged default.
+            model_path: the ``model`` field of ``config`` (a folder, a pair folder or a Hub id).
             clip: a built ``sbert_rag.image.CLIPEncoder``; enables ``embed_image``.
             clip_path: a folder saved by ``CLIPEncoder.save``, loaded on first use.
-            device: torch device for models the adapter loads.
-            overflow: overflow policy for models the adapter loads.
-            query_prompt: query prompt for a text model the adapter loads.
-            passage_prompt: passage prompt for a text model the adapter loads.
-            batch_size: forward batch size for models the adapter loads; None = the encoder's default.
+            **settings: ``EncoderConfig`` fields by name, over ``config`` (``device``, ``overflow``,
+                ``query_prompt``, ``passage_prompt``, ``batch_size``, ``pooling``, ...). With a CLIP
+                model only ``device``, ``overflow`` and ``batch_size``, which CLIP loads with.
 
         Raises:
-            sbert_rag.ConfigError: both an object and a path were given for one model, or a text
-                model was given together with a CLIP model.
+            sbert_rag.ConfigError: both an object and settings were given for one model, a text
+                model was given together with a CLIP model, or a setting is unknown or invalid
+                (the message names it).
         """
-        if encoder is not None and model_path is not None:
-            raise sbert_rag.ConfigError("pass either encoder= or model_path=, not both")
         if clip is not None and clip_path is not None:
             raise sbert_rag.ConfigError("pass either clip= or clip_path=, not both")
         has_clip = clip is not None or clip_path is not None
-        if has_clip and (encoder is not None or model_path is not None):
+        named = {"config": config, "model_path": model_path, **settings}
+        given = sorted(k for k, v in named.items() if v is not None)
+        if has_clip:
+            text_only = [k for k in given if k not in _CLIP_SETTINGS]
+            if encoder is not None or text_only:
+                raise sbert_rag.ConfigError(
+                    "with a CLIP model attached, texts are embedded by CLIP so that texts and images share "
+                    f"one space; drop encoder= and {text_only or 'the text model'} (CLIP takes "
+                    f"{list(_CLIP_SETTINGS)}), or use two SbertRagEmbeddings (one per store)"
+                )
+        elif encoder is not None and given:
             raise sbert_rag.ConfigError(
-                "with a CLIP model attached, texts are embedded by CLIP so that texts and images share "
-                "one space; drop encoder=/model_path=, or use two SbertRagEmbeddings (one per store)"
+                f"a built encoder= carries its own settings; pass either encoder= or {given}, not both"
             )
         if encoder is not None and not isinstance(encoder, sbert_rag.Encoder):
             raise sbert_rag.ConfigError(
                 "encoder must be an sbert_rag encoder (encode_queries, encode_passages, dim); "
                 f"got {type(encoder).__name__}"
             )
-        super().__init__(
-            model_path=model_path,
-            clip_path=clip_path,
-            device=device,
-            overflow=overflow,
-            query_prompt=query_prompt,
-            passage_prompt=passage_prompt,
-            batch_size=batch_size,
-        )
+        if model_path is not None:
+            settings = {"model": model_path, **settings}  # model_path is the documented name of ``model``
+        # one EncoderConfig holds every setting: unknown names and bad values are refused here
+        resolved = EncoderConfig.from_dict({**(config or EncoderConfig()).to_dict(), **settings})
+        super().__init__(config=None if encoder is not None or has_clip else resolved, clip_path=clip_path)
         self._encoder = encoder
         self._clip = clip
+        self._clip_settings = {k: getattr(resolved, k) for k in _CLIP_SETTINGS if k in settings}
 
     # ------------------------------------------------------------------ models, loaded lazily
     @property
@@ -134,24 +131,21 @@ class SbertRagEmbeddings(BaseModel, Embeddings):
         return self._clip is not None or self.clip_path is not None
 
     @property
-    def encoder(self) -> Any:
-        """The model that embeds texts: the ``TextEncoder``, or the ``CLIPEncoder`` when attached.
+    def model_path(self) -> str | None:
+        """The text model the adapter loads (``config.model``); None = packaged default or a built encoder."""
+        return None if self.config is None else self.config.model
 
-        Loads it on first access (thread-safe).
+    @property
+    def encoder(self) -> Any:
+        """The model that embeds texts: the text encoder, or the ``CLIPEncoder`` when attached.
+
+        Loads it on first access (thread-safe) with ``sbert_rag.load_encoder(config)``.
         """
         if self.has_clip:
             return self.clip
         with self._lock:
             if self._encoder is None:
-                options = {} if self.batch_size is None else {"batch_size": self.batch_size}
-                self._encoder = sbert_rag.TextEncoder.from_pretrained(
-                    self.model_path,
-                    device=self.device,
-                    overflow=self.overflow,
-                    query_prompt=self.query_prompt,
-                    passage_prompt=self.passage_prompt,
-                    **options,
-                )
+                self._encoder = sbert_rag.load_encoder(self.config)
             return self._encoder
 
     @property
@@ -170,10 +164,7 @@ class SbertRagEmbeddings(BaseModel, Embeddings):
             if self._clip is None:
                 from sbert_rag import CLIPEncoder
 
-                options = {} if self.batch_size is None else {"batch_size": self.batch_size}
-                self._clip = CLIPEncoder.load(
-                    self.clip_path, device=self.device, overflow=self.overflow, **options
-                )
+                self._clip = CLIPEncoder.load(self.clip_path, **self._clip_settings)
             return self._clip
 
     # ------------------------------------------------------------------ LangChain API

@@ -91,12 +91,8 @@ class SbertRagMultiModalEmbedding(ThreadedTextAsync, MultiModalEmbedding):
             )
         super().__init__(
             model_name=model_name or (str(clip_path) if clip_path is not None else "sbert_rag-clip"),
-            clip_path=None if clip_path is None else str(clip_path),
-            device=device,
-            overflow=overflow,
-            embed_batch_size=embed_batch_size,
-            callback_manager=callback_manager,
-            num_workers=num_workers,
+            clip_path=None if clip_path is None else str(clip_path), device=device, overflow=overflow,
+            embed_batch_size=embed_batch_size, callback_manager=callback_manager, num_workers=num_workers,
             embeddings_cache=embeddings_cache,
         )
         self._clip = clip
