@@ -127,6 +127,7 @@ class IndexStore:
         self._client: Any = None
         self._collections: dict[str, Any] = {}
         self._depth = 0  # nesting of session()
+        self._written: dict[str, bool] = {}  # kinds written since their sidecars were last saved
 
     @classmethod
     def open(cls, path: str | Path, *, must_exist: bool) -> IndexStore:
@@ -241,7 +242,7 @@ class IndexStore:
         metadata, delete ``stale``; in that order, so a run killed in between loses nothing.
         """
         with self.session():
-            self._set_state(kind, None)  # being written: searches read Chroma until the sidecars are saved
+            self._mark_written(kind)
             col = self._collection(kind, create=True)
             step = self._chroma().get_max_batch_size()
             for a in range(0, len(new), step):
@@ -265,7 +266,7 @@ class IndexStore:
             col = self._collection(kind)
             if col is None:
                 return
-            self._set_state(kind, None)
+            self._mark_written(kind)
             step = self._chroma().get_max_batch_size()
             for a in range(0, len(ids), step):
                 col.delete(ids=list(ids[a:a + step]))
@@ -311,6 +312,7 @@ class IndexStore:
                     for folder in _SIDECARS[kind]:
                         clear_sidecar(self.path / folder)
                     self._set_state(kind, ids_fingerprint([]))
+                    self._written[kind] = False
                 return StoreIndexes(ids)
             found = StoreIndexes(
                 ids,
@@ -320,6 +322,7 @@ class IndexStore:
             )
             if save:
                 self._set_state(kind, ids_fingerprint(ids))
+                self._written[kind] = False
             return found
 
     def _at_rest(self, kind: str, *, bm25: bool, dense: bool, records: bool) -> StoreIndexes | None:
@@ -354,6 +357,20 @@ class IndexStore:
         except (OSError, ValueError):
             return {}
         return state if isinstance(state, dict) else {}
+
+    def _mark_written(self, kind: str) -> None:
+        """Before a write of ``kind``: searches read Chroma, and every sidecar is dropped.
+
+        Sidecars are stamped with the ids they cover, and an id may get new content (a text
+        added again under its id, refreshed metadata), so after a write none is trusted until
+        ``indexes(save=True)`` rebuilds them from the records.
+        """
+        if self._written.get(kind):
+            return
+        self._set_state(kind, None)
+        for folder in _SIDECARS[kind]:
+            clear_sidecar(self.path / folder)
+        self._written[kind] = True
 
     def _set_state(self, kind: str, fingerprint: str | None) -> None:
         """Record ``kind``'s records as at rest with ``fingerprint``, or (None) as being written."""

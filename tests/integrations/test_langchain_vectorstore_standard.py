@@ -89,7 +89,9 @@ def test_bad_input_is_refused_not_dropped(vectorstore: SbertRagVectorStore) -> N
     with pytest.raises(sbert_rag.InvalidInputError, match="values must be str, int, float or bool"):
         vectorstore.add_texts(["the cat"], [{"tags": ["a", "b"]}])
     with pytest.raises(sbert_rag.InvalidInputError, match="store's own key"):
-        vectorstore.add_texts(["the cat"], [{"page": 3}])
+        vectorstore.add_texts(["the cat"], [{"chunk": 3}])
+    with pytest.raises(sbert_rag.InvalidInputError, match="'page' an integer"):
+        vectorstore.add_texts(["the cat"], [{"page": "3"}])
     with pytest.raises(ValueError, match="needs the ids"):
         vectorstore.delete()
     with pytest.raises(NotImplementedError, match="no search by a raw vector"):

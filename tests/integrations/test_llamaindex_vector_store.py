@@ -260,7 +260,7 @@ def test_add_refuses_foreign_embeddings_and_metadata(vs) -> None:
     with pytest.raises(ValueError, match="writes itself"):
         vs.add([node("nid", "d", "text", {"node_id": "x"})])
     with pytest.raises(sbert_rag.InvalidInputError, match="store's own key"):
-        vs.add([node("title", "d", "text", {"title": "A title"})])
+        vs.add([node("title", "d", "text", {"format": "pdf"})])
     assert vs.get_nodes(["odd", "tags", "nid", "title"]) == []
 
 
