@@ -51,7 +51,11 @@ def matmuls(tokens: int, repeats: int) -> dict[str, float]:
 
         out[f"linear_{name}_gflops"] = round(flops / _seconds(plain, repeats) / 1e9, 1)
         if torch.backends.mkldnn.is_available():
-            packed = [(torch.ops.mkldnn._reorder_linear_weight(w, tokens), b) for w, b in ws]
+            try:
+                packed = [(torch.ops.mkldnn._reorder_linear_weight(w, tokens), b) for w, b in ws]
+            except RuntimeError as err:  # e.g. bf16 on a CPU without AVX-512 or AVX-NE-CONVERT
+                out[f"onednn_{name}_unavailable"] = str(err).splitlines()[0]
+                continue
 
             def fused(xs: dict = xs, packed: list = packed, ws: list = ws) -> None:
                 op = torch.ops.mkldnn._linear_pointwise
@@ -91,7 +95,9 @@ def attention(rows: int, length: int, repeats: int) -> dict[str, float]:
     out: dict[str, float] = {}
     for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
         q, k, v = (torch.randn(rows, 12, length, 32, dtype=dtype) for _ in range(3))
-        sdpa = lambda q=q, k=k, v=v: F.scaled_dot_product_attention(q, k, v)
+        def sdpa(q: torch.Tensor = q, k: torch.Tensor = k, v: torch.Tensor = v) -> None:
+            F.scaled_dot_product_attention(q, k, v)
+
         out[f"sdpa_{name}_gflops"] = round(flops / _seconds(sdpa, repeats) / 1e9, 1)
 
         def eager(q: torch.Tensor = q, k: torch.Tensor = k, v: torch.Tensor = v) -> None:
