@@ -59,7 +59,9 @@ def test_eval_sts_bad_file_is_one_line_error(tmp_path: Path, capsys) -> None:
     f.write_text("only\tthree\tcolumns\n", encoding="utf-8")
     assert main(["eval", "sts", str(f), "--json"]) == 2
     err = capsys.readouterr().err
-    assert "line 1: expected at least 7 tab-separated columns" in err and "Traceback" not in err
+    # neither STS-B's layout nor a header naming the columns: one line naming the file and the fix
+    assert "bad.csv" in err and "--columns S1,S2,SCORE" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
 
 
 def test_missing_model_folder_is_one_line_error(tmp_path: Path, capsys) -> None:
