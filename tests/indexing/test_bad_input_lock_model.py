@@ -98,6 +98,11 @@ def test_images_with_clip_and_a_corrupt_image(cli, corpus: Path, tmp_path: Path,
     assert "figures/red.png  (image)" in out
     code, out, _ = cli("search", "a red square", "--store", str(store), "--mode", "bm25", "--json")
     assert all(h["kind"] == "text" for h in json.loads(out))
+    from sbert_rag import Store
+
+    by_image = Store.open(store).search_by_image(corpus / "figures" / "red.png", k=2)
+    assert [h.file for h in by_image][0] == "figures/red.png" and by_image[0].score == pytest.approx(1.0, abs=1e-4)
+    assert {h.kind for h in by_image} == {"image"}
 
     again = _index(cli, corpus, store)  # the CLIP model is recorded: no --clip needed
     assert again["unchanged"] == 10 and again["images_added"] == again["images_removed"] == 0
