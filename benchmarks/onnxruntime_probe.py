@@ -8,7 +8,7 @@ Exports the packaged all-MiniLM-L6-v2 (transformer + mean pooling) with torch's 
 exporter, fuses it with onnxruntime.transformers' BERT optimizer, quantises a copy to int8
 (dynamic, per-tensor weights), and times both sessions against sbert_rag's default encoder on the
 same token rows and the same length-sorted batches, in one process, best of --repeats runs. Prints
-tokens/s and min cosine against sbert_rag's fp32 Hugging Face forward. A probe for docs/speed.md,
+tokens/s and min cosine against sbert_rag's fp32 Hugging Face forward. A probe logged in benchmarks/RESULTS.md,
 not a supported path.
 """
 

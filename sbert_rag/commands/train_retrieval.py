@@ -27,7 +27,7 @@ from sbert_rag.evaluation import RetrievalSet, load_beir
 
 logger = logging.getLogger(__name__)
 
-# Defaults reach the SciFact targets of docs/training.md on 2 CPU cores in about 15 minutes.
+# Defaults reach the SciFact figures of docs/training.md (runs logged in benchmarks/RESULTS.md) on 2 CPU cores in about 15 minutes.
 DEFAULTS = {
     "hard_negatives": 1, "mining": "dense", "mining_range": (0, 30), "mining_margin": 0.05,
     "batch_size": 32, "epochs": 3, "learning_rate": 1e-4, "scale": 20.0, "towers": "query",
