@@ -30,6 +30,7 @@ use. Deliberately does not walk folders, chunk or embed.
 from __future__ import annotations
 
 import contextlib
+import threading
 import json
 import os
 from collections import defaultdict
@@ -127,6 +128,7 @@ class IndexStore:
         self._client: Any = None
         self._collections: dict[str, Any] = {}
         self._depth = 0  # nesting of session()
+        self._thread_lock = threading.RLock()
         self._written: dict[str, bool] = {}  # kinds written since their sidecars were last saved
 
     @classmethod
@@ -154,7 +156,18 @@ class IndexStore:
     # ------------------------------------------------------------------ chroma sessions
     @contextlib.contextmanager
     def session(self) -> Iterator[None]:
-        """Hold the access lock with an open Chroma client; nested sessions share the outer one."""
+        """Hold the access lock with an open Chroma client; nested sessions share the outer one.
+
+        Threads of one process take turns: the outermost session of a thread holds a re-entrant
+        lock, so no thread closes the client while another uses it (framework adapters call a
+        store from worker threads).
+        """
+        with self._thread_lock:
+            with self._session():
+                yield
+
+    @contextlib.contextmanager
+    def _session(self) -> Iterator[None]:
         if self._depth:
             self._depth += 1
             try:

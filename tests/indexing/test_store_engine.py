@@ -162,3 +162,14 @@ def test_a_store_at_rest_is_searched_without_chroma(built: Path, child) -> None:
     # a write in progress (or killed) marks the kind as written: searches then read Chroma, same answer
     (built / "state.json").write_text(json.dumps({**state, "text": None}))
     assert [h.id for h in Store.open(built).search(QUERY, k=3)] == [h["id"] for h in hits]
+
+
+def test_threads_share_one_store(built: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    store = Store.open(built)
+    (built / "state.json").unlink()  # not at rest: every search goes through Chroma sessions
+    expected = [h.id for h in store.search(QUERY, k=5)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda _: [h.id for h in store.search(QUERY, k=5)], range(12)))
+    assert all(r == expected for r in results)
