@@ -12,12 +12,12 @@ retrieved. Deliberately does not download sets (point it at a local folder) and 
 from __future__ import annotations
 
 import gzip
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from sbert_rag.errors import InvalidInputError
+from sbert_rag.evaluation.jsonl import json_objects
 
 
 @dataclass(frozen=True)
@@ -131,16 +131,7 @@ def _corpus_file(folder: Path) -> Path:
 def _read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, object]]]:
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rt", encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise InvalidInputError(f"{path} line {line_no} is not valid JSON: {err.msg}") from err
-            if not isinstance(row, dict):
-                raise InvalidInputError(f"{path} line {line_no} is not a JSON object")
-            yield line_no, row
+        yield from json_objects(handle, str(path))
 
 
 def _field(row: dict[str, object], key: str, path: Path, line_no: int) -> str:

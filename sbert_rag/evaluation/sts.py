@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from sbert_rag.evaluation.jsonl import json_objects
 from sbert_rag.errors import InvalidInputError
 
 SENTENCE1_NAMES = ("sentence1", "sentence_A", "text1", "s1")
@@ -205,15 +205,7 @@ def _read_jsonl(p: Path, text: str, columns: Sequence[str] | None) -> tuple[list
     second: list[str] = []
     scores: list[float] = []
     keys: list[str] = []
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise InvalidInputError(f"{str(p)!r} line {lineno} is not valid JSON: {err.msg}") from err
-        if not isinstance(row, dict):
-            raise InvalidInputError(f"{str(p)!r} line {lineno} is not a JSON object")
+    for lineno, row in json_objects(text.splitlines(), repr(str(p))):
         if not keys:
             indices, missing = _find_columns(list(row), columns)
             if missing:
