@@ -30,11 +30,12 @@ use. Deliberately does not walk folders, chunk or embed.
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 import json
 import os
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -327,11 +328,13 @@ class IndexStore:
                     self._set_state(kind, ids_fingerprint([]))
                     self._written[kind] = False
                 return StoreIndexes(ids)
+            # texts and metadata are read from Chroma at most once, for BM25 and the records alike
+            rows = functools.cache(lambda: self.read(kind, ["documents", "metadatas"]))
             found = StoreIndexes(
                 ids,
                 dense=self._dense(kind, ids, save) if dense or save else None,
-                bm25=self._bm25(ids, save) if (bm25 or save) and kind == "text" else None,
-                records=self._records(kind, ids, save) if records or save else None,
+                bm25=self._bm25(ids, save, rows) if (bm25 or save) and kind == "text" else None,
+                records=self._records(kind, ids, save, rows) if records or save else None,
             )
             if save:
                 self._set_state(kind, ids_fingerprint(ids))
@@ -395,12 +398,12 @@ class IndexStore:
         tmp.write_text(json.dumps(state), encoding="utf-8")
         os.replace(tmp, self.path / STATE_FILE)
 
-    def _records(self, kind: str, ids: list[str], save: bool) -> RecordTable:
+    def _records(self, kind: str, ids: list[str], save: bool, texts: Callable[[], CollectionRows]) -> RecordTable:
         folder = self.path / _SIDECARS[kind][-1]
         table = load_sidecar(folder, ids, loader=RecordTable.load)
         if table is not None:
             return table
-        rows = self.read(kind, ["documents", "metadatas"])
+        rows = texts()
         table = RecordTable(rows.ids, rows.documents, rows.metadatas)
         if save:
             save_sidecar(table, folder)
@@ -419,16 +422,11 @@ class IndexStore:
             save_sidecar(index, folder)
         return index
 
-    def bm25(self, *, save: bool) -> BM25Index | None:
-        """The BM25 index over the chunks now stored (see :meth:`indexes`); None when none is stored."""
-        return self.indexes("text", save=save, dense=False).bm25
-
-    def _bm25(self, ids: list[str], save: bool) -> BM25Index:
-        with self.session():
-            index = load_sidecar(self.path / "bm25", ids, self.bm25_config)
-            if index is not None:
-                return index
-            rows = self.read("text", ["documents", "metadatas"])
+    def _bm25(self, ids: list[str], save: bool, texts: Callable[[], CollectionRows]) -> BM25Index:
+        index = load_sidecar(self.path / "bm25", ids, self.bm25_config)
+        if index is not None:
+            return index
+        rows = texts()
         include_title = bool(self.manifest.chunking.get("include_title", True)) if self.manifest else True
         passages = [
             passage_text(Chunk("", doc, 0, len(doc), title=str(meta.get("title", ""))), include_title)
