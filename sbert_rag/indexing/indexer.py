@@ -34,7 +34,6 @@ from sbert_rag.indexing.store import FileState, IndexStore, Record
 from sbert_rag.retrieval.bm25 import BM25Config
 
 IMAGE_BATCH = 16  # decoded images held before embedding: photos are large in memory
-_STORE_LEFTOVERS = ("index.lock", "chroma.lock", "chroma", "bm25", "dense", "dense-images")  # what a first run killed early may leave
 
 
 @dataclass(frozen=True)
@@ -129,15 +128,7 @@ def prepare_store(
     """
     manifest = store.manifest
     if manifest is None:
-        strays = sorted(
-            p.name for p in store.path.iterdir()
-            if p.name not in _STORE_LEFTOVERS and not p.name.startswith("store.json.tmp")
-        ) if store.path.is_dir() else []
-        if strays:
-            raise ConfigError(
-                f"{str(store.path)!r} is not an sbert-rag store (no store.json) and holds other files "
-                f"({', '.join(strays[:5])}); use a new or empty folder for the store"
-            )
+        store.check_new()
         chunker = models.chunker({k: v for k, v in chunking.items() if v is not None})
         manifest = Manifest(
             root=str(root) if root is not None else "",
@@ -154,8 +145,8 @@ def prepare_store(
         manifest.root = str(root)
         if models.has_clip and manifest.clip is None:
             manifest.clip = models.clip_identity()
-    manifest.write(store.path)
-    store.manifest = models.manifest = manifest
+    store.write_manifest(manifest)
+    models.manifest = manifest
     return manifest
 
 
@@ -216,7 +207,7 @@ class Indexer:
                 self.store.indexes(kind, save=True)
             report.totals = self.store.counts()
         self.manifest.touch()
-        self.manifest.write(self.store.path)
+        self.store.write_manifest(self.manifest)
         report.seconds = round(time.perf_counter() - started, 2)
         return report
 

@@ -60,6 +60,8 @@ COLLECTIONS = {"text": "chunks", "image": "images"}
 _SIDECARS = {"text": ("dense", "bm25", "records"), "image": ("dense-images", "records-images")}
 """Record kind -> its sidecar folders in the store (the dense one first, the records one last)."""
 STATE_FILE = "state.json"
+_STORE_LEFTOVERS = ("index.lock", "chroma.lock", "chroma", "bm25", "dense", "dense-images")
+"""What a first run killed early may leave in a folder that has no manifest yet."""
 
 
 @dataclass
@@ -153,6 +155,33 @@ class IndexStore:
                 settings=("path",),
             )
         return cls(folder, manifest)
+
+    @property
+    def location(self) -> str:
+        """Where the records live, as a user names the store (here the folder)."""
+        return str(self.path)
+
+    def check_new(self) -> None:
+        """Before the first write of a new store: refuse a folder that holds other files.
+
+        Raises:
+            ConfigError: the folder holds files that are not a store's (a first run killed
+                early may leave only the store's own files, which are fine).
+        """
+        strays = sorted(
+            p.name for p in self.path.iterdir()
+            if p.name not in _STORE_LEFTOVERS and not p.name.startswith("store.json.tmp")
+        ) if self.path.is_dir() else []
+        if strays:
+            raise ConfigError(
+                f"{str(self.path)!r} is not an sbert-rag store (no store.json) and holds other files "
+                f"({', '.join(strays[:5])}); use a new or empty folder for the store"
+            )
+
+    def write_manifest(self, manifest: Manifest) -> None:
+        """Record ``manifest`` as the store's (atomically) and keep it as ``self.manifest``."""
+        manifest.write(self.path)
+        self.manifest = manifest
 
     # ------------------------------------------------------------------ chroma sessions
     @contextlib.contextmanager
