@@ -9,6 +9,11 @@ from __future__ import annotations
 
 import copy
 import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -151,3 +156,46 @@ def skimage_pairs() -> list[tuple[Path, str]]:
     lines = (SKIMAGE / "captions.jsonl").read_text().splitlines()
     rows = [json.loads(line) for line in lines if line.strip()]
     return [(SKIMAGE / row["image"], row["caption"]) for row in rows]
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """Start ``chroma run`` on 127.0.0.1 and yield its port; stopped by its pid afterwards."""
+    import httpx
+
+    if shutil.which("chroma") is None:
+        pytest.fail("the chroma CLI (chromadb wheel) is not on PATH; install requirements-dev.txt")
+    port = free_port()
+    folder: Path = tmp_path_factory.mktemp("chroma_server")
+    log = (folder / "server.log").open("wb")
+    proc = subprocess.Popen(
+        ["chroma", "run", "--path", str(folder / "db"), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"chroma run did not start: {(folder / 'server.log').read_text()[-2000:]}")
+            time.sleep(0.2)
+        yield port
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()

@@ -8,11 +8,6 @@ function's config, and a new client rebuilds our function from it (after importi
 from __future__ import annotations
 
 import shutil
-import socket
-import subprocess
-import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,46 +18,6 @@ import sbert_rag
 pytestmark = pytest.mark.skipif(
     shutil.which("chroma") is None, reason="the chroma CLI (chromadb wheel) is not on PATH"
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    """Start ``chroma run`` on 127.0.0.1 and yield its port; stopped with SIGTERM afterwards."""
-    import httpx
-
-    port = _free_port()
-    folder: Path = tmp_path_factory.mktemp("chroma_server")
-    log = (folder / "server.log").open("wb")
-    proc = subprocess.Popen(
-        ["chroma", "run", "--path", str(folder / "db"), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"chroma run did not start: {(folder / 'server.log').read_text()[-2000:]}")
-            time.sleep(0.2)
-        yield port
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 def _http(port: int):  # noqa: ANN202
