@@ -27,6 +27,7 @@ _LAZY: dict[str, str] = {
     "MissingDependencyError": "sbert_rag.errors",
     "ModelLoadError": "sbert_rag.errors",
     "StoreLockedError": "sbert_rag.errors",
+    "StoreUnavailableError": "sbert_rag.errors",
     # encoders
     "EncoderConfig": "sbert_rag.config",
     "TextEncoder": "sbert_rag.encoding.text_encoder",
@@ -80,6 +81,7 @@ if TYPE_CHECKING:  # pragma: no cover
         ModelLoadError,
         SbertRagError,
         StoreLockedError,
+        StoreUnavailableError,
     )
     from sbert_rag.types import Chunk, Encoder, Hit, Role, TokenCounter
 

@@ -448,28 +448,24 @@ class SbertRagCLIPEmbeddingFunction(_types.EmbeddingFunction[_types.Embeddable])
         return ["cosine", "ip", "l2"]
 
 
-def store_function(collection: str, model: Mapping[str, Any], clip: Mapping[str, Any] | None) -> Any:
-    """The function a store's collection is created and reopened with; loads nothing.
+def store_function(kind: str, model: Mapping[str, Any], clip: Mapping[str, Any] | None) -> Any:
+    """The function a store's collection of ``kind`` is created and reopened with; loads nothing.
 
     Args:
-        collection: ``"chunks"`` or ``"images"``.
+        kind: ``"text"`` (the chunks) or ``"image"``.
         model: the manifest's text model identity.
         clip: the manifest's ``clip`` entry (``path``, ``dim``), or None.
 
     Returns:
-        An ``SbertRagEmbeddingFunction`` (chunks) or ``SbertRagCLIPEmbeddingFunction`` (images).
+        An ``SbertRagEmbeddingFunction`` (text) or ``SbertRagCLIPEmbeddingFunction`` (images).
 
     Raises:
-        ConfigError: ``collection`` is neither, or it is ``"images"`` and no CLIP model is recorded.
+        ConfigError: ``kind`` is neither, or it is ``"image"`` and no CLIP model is recorded.
     """
-    from sbert_rag.indexing.store import COLLECTIONS
-
-    if collection == COLLECTIONS["text"]:
+    if kind == "text":
         return SbertRagEmbeddingFunction.for_store(model)
-    if collection != COLLECTIONS["image"]:
-        raise ConfigError(
-            f"a store's Chroma collections are {sorted(COLLECTIONS.values())}; got {collection!r}"
-        )
+    if kind != "image":
+        raise ConfigError(f"a store holds records of kind 'text' or 'image'; got {kind!r}")
     if not clip:
         raise ConfigError(
             "the store has no CLIP model, so it holds no images collection; index images with a CLIP "

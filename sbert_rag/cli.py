@@ -39,6 +39,7 @@ COMMANDS: list[tuple[tuple[str, ...], str, str]] = [
 FLAGS = {
     "path": "--store", "model": "--model", "clip": "--clip", "moved": "--moved", "prune": "--prune",
     "max_tokens": "--max-tokens", "overlap_tokens": "--overlap-tokens", "max_file_bytes": "--max-file-mb",
+    "collection": "--collection", "token": "--token-env",
 }
 """Library setting names (``SbertRagError.settings``) -> the flags that set them."""
 

@@ -61,3 +61,7 @@ class ModelLoadError(SbertRagError, OSError):
 
 class StoreLockedError(SbertRagError, OSError):
     """A store is being written by another process; the message names that process and what to do."""
+
+
+class StoreUnavailableError(SbertRagError, ConnectionError):
+    """A store's server cannot be reached or refused the request; the message names its address."""

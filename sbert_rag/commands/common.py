@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
 
 from sbert_rag.config import EncoderConfig
@@ -40,10 +41,29 @@ def build_encoder(args: argparse.Namespace) -> Any:
 DEFAULT_STORE = ".sbert_rag"
 
 
+def add_location_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add --store, --collection, --token-env: where a store is."""
+    parser.add_argument("--store", default=DEFAULT_STORE, metavar="PATH_OR_URL",
+                        help=f"store folder, or a Chroma server's URL http://HOST:PORT (default: {DEFAULT_STORE} in "
+                             f"the current directory)")
+    parser.add_argument("--collection", default=None, metavar="NAME",
+                        help="with a server URL: the store's collection on the server (default: sbert_rag)")
+    parser.add_argument("--token-env", default="CHROMA_TOKEN", metavar="VAR",
+                        help="with a server URL: the environment variable holding the server's token, sent as "
+                             "a bearer token when set (default: CHROMA_TOKEN)")
+
+
+def location_options(args: argparse.Namespace) -> dict[str, Any]:
+    """``Store.open``'s ``collection`` and ``token`` from the location options."""
+    from sbert_rag.indexing.server import is_server_location
+
+    token = (os.environ.get(args.token_env) or None) if is_server_location(args.store) else None
+    return {"collection": args.collection, "token": token}
+
+
 def add_store_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add --store, --model, --device, --dtype, --batch-size for the commands over a store."""
-    parser.add_argument("--store", default=DEFAULT_STORE, metavar="PATH",
-                        help=f"store folder (default: {DEFAULT_STORE} in the current directory)")
+    """Add the location options and --model, --device, --dtype, --batch-size for the commands over a store."""
+    add_location_arguments(parser)
     parser.add_argument("--model", default=None,
                         help="text model folder (one model, or query/ + passage/ of an untied pair) or Hub id; "
                              "default: the model the store recorded, and for a "
@@ -60,4 +80,4 @@ def open_store(args: argparse.Namespace, *, create: bool = False, clip: str | No
     from sbert_rag.indexing.engine import Store
 
     return Store.open(args.store, create=create, model=args.model, clip=clip, device=args.device,
-                      dtype=args.dtype, batch_size=args.batch_size)
+                      dtype=args.dtype, batch_size=args.batch_size, **location_options(args))

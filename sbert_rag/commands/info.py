@@ -11,13 +11,12 @@ import argparse
 import json
 from typing import Any
 
-from sbert_rag.commands.common import DEFAULT_STORE
+from sbert_rag.commands.common import add_location_arguments, location_options
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``sbert-rag info``."""
-    parser.add_argument("--store", default=DEFAULT_STORE, metavar="PATH",
-                        help=f"store folder (default: {DEFAULT_STORE} in the current directory)")
+    add_location_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -25,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
     """Print the store's description; errors of sbert_rag propagate to the CLI's handler."""
     from sbert_rag.indexing.engine import Store
 
-    info = Store.open(args.store).info()
+    info = Store.open(args.store, **location_options(args)).info()
     print(json.dumps(info) if args.json else format_info(info))
     return 0
 
@@ -36,6 +35,7 @@ def format_info(info: dict[str, Any]) -> str:
     clip = info["clip"]
     rows = [
         ("store", f"{info['store']} (format {info['format_version']})"),
+        *([("cache", info["cache"])] if "cache" in info else []),
         ("folder", info["root"]),
         ("model", (f"{info['model']} (dim {info['dims']}, {model.get('max_tokens')} tokens, "
                    f"pooling {'+'.join(model.get('pooling') or [])}{', normalized' if model.get('normalize') else ''})")),

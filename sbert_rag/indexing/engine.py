@@ -20,7 +20,6 @@ from typing import Any
 from sbert_rag.config import EncoderConfig
 from sbert_rag.errors import ConfigError, InvalidInputError
 from sbert_rag.indexing.indexer import Indexer, IndexOptions, IndexReport, prepare_store
-from sbert_rag.indexing.lock import WriterLock
 from sbert_rag.indexing.models import ModelOptions, StoreModels
 from sbert_rag.indexing.records import content_id, ids_fingerprint
 from sbert_rag.indexing.searcher import (
@@ -33,6 +32,7 @@ from sbert_rag.indexing.searcher import (
     search_store,
 )
 from sbert_rag.indexing.sidecar import sidecar_fingerprint
+from sbert_rag.indexing.server import ServerStore, is_server_location
 from sbert_rag.indexing.store import IndexStore, Record
 from sbert_rag.retrieval.fusion import FusionConfig
 from sbert_rag.types import Hit
@@ -71,11 +71,16 @@ class Store:
         dtype: str = "auto",
         batch_size: int = EncoderConfig.batch_size,
         fusion: FusionConfig | None = None,
+        collection: str | None = None,
+        token: str | None = None,
     ) -> Store:
-        """Open a store folder; models load on first use, checked against what the store recorded.
+        """Open a store folder, or a store on a Chroma server; models load on first use, checked
+        against what the store recorded.
 
         Args:
-            path: the store folder.
+            path: the store folder, or a Chroma server's URL ``http://HOST:PORT`` (``/NAME`` may
+                name the collection): the records then live on that server, and this machine
+                keeps the search indexes in a cache folder (docs/scale.md).
             create: allow a folder that holds no store yet (it is created by the first write).
             config: the whole text encoder config; None = the one the store recorded (for a new
                 store the packaged default's), with ``model``, ``device``, ``dtype`` and
@@ -88,22 +93,39 @@ class Store:
             dtype: compute dtype of the text model (``auto``, ``float32``, ``bfloat16``, ...).
             batch_size: texts or images per forward pass.
             fusion: hybrid fusion options; None = the tuned defaults.
+            collection: a server store's collection when the URL names none (None = ``sbert_rag``).
+            token: a server store's token (sent as ``Authorization: Bearer``); None = the
+                ``CHROMA_TOKEN`` environment variable, if set.
 
         Raises:
-            ConfigError: the folder holds no store and ``create`` is False, or ``model``/``clip``
-                differ from the recorded ones (both are named).
+            ConfigError: the folder (collection) holds no store and ``create`` is False, or
+                ``model``/``clip`` differ from the recorded ones (both are named).
+            StoreUnavailableError: the server does not answer or refuses the token.
             ModelLoadError: the manifest is unreadable.
         """
-        records = IndexStore.open(path, must_exist=not create)
-        models = StoreModels(records.path, records.manifest, ModelOptions(
+        if is_server_location(path):
+            records: IndexStore = ServerStore.open(str(path), must_exist=not create, collection=collection, token=token)
+        elif collection is not None or token is not None:
+            raise InvalidInputError(
+                f"collection and token are for stores on a Chroma server (http://HOST:PORT); {str(path)!r} is "
+                f"a folder", settings=("collection", "token"),
+            )
+        else:
+            records = IndexStore.open(path, must_exist=not create)
+        models = StoreModels(records.location, records.manifest, ModelOptions(
             model=model, clip=clip, device=device, dtype=dtype, batch_size=batch_size, encoder=config,
         ))
         return cls(records, models, fusion)
 
     @property
     def path(self) -> Path:
-        """The store folder (absolute)."""
+        """The store folder (absolute); for a server store, this machine's cache folder of it."""
         return self.records.path
+
+    @property
+    def location(self) -> str:
+        """Where the records live, as :meth:`open` takes it: the folder, or the server's URL and collection."""
+        return self.records.location
 
     @property
     def dim(self) -> int:
@@ -162,7 +184,7 @@ class Store:
         root = root.resolve()
         base = options or IndexOptions(progress=False)
         run_options = IndexOptions(**{**asdict(base), "prune": prune or base.prune, "moved": moved or base.moved})
-        with WriterLock(self.path):
+        with self.records.writer():
             self._reopen()
             prepare_store(self.records, self.models, root,
                           {"max_tokens": max_tokens, "overlap_tokens": overlap_tokens}, moved=run_options.moved)
@@ -211,7 +233,7 @@ class Store:
             records.append(Record(rid, text, {**meta, "kind": "text", "file": file, "start": 0, "end": len(text)}))
         first = {r.id: r for r in records}  # a repeated content id is one record
         unique = list(first.values())
-        with WriterLock(self.path):
+        with self.records.writer():
             self._reopen()
             self._ensure_manifest()
             vectors = self.models.text.encode_passages([r.document for r in unique], show_progress=False)
@@ -228,7 +250,7 @@ class Store:
         ids = [str(i) for i in ids]
         if not ids or self.records.manifest is None:
             return
-        with WriterLock(self.path):
+        with self.records.writer():
             for kind in ("text", "image"):
                 self.records.delete(kind, ids)
                 self.records.indexes(kind, save=True)
@@ -294,7 +316,7 @@ class Store:
             InvalidInputError: ``k`` < 1 or the image cannot be read.
         """
         if not self.models.has_clip:
-            raise ConfigError(f"store {str(self.path)!r} holds no images (it has no CLIP model); "
+            raise ConfigError(f"store {self.location!r} holds no images (it has no CLIP model); "
                               f"open it with a CLIP model and index images first")
         return search_images(self.records, self.models, image, k)
 
@@ -308,7 +330,7 @@ class Store:
         """The store's facts, JSON-plain: folder, model, dims, counts, settings, sidecar states."""
         manifest = self.records.manifest
         if manifest is None:
-            raise ConfigError(f"no sbert-rag store at {str(self.path)!r} yet; add a folder or texts first")
+            raise ConfigError(f"no sbert-rag store at {self.location!r} yet; add a folder or texts first")
         with self.records.session():  # one consistent view while an index run writes
             ids = self.records.read("text").ids
             counts = self.records.counts()
@@ -319,7 +341,8 @@ class Store:
                 "current" if saved == ids_fingerprint(ids) else "stale (rebuilt in memory by searches until the next write)"
             )
         return {
-            "store": str(self.path),
+            "store": self.location,
+            **({"cache": str(self.path)} if self.location != str(self.path) else {}),
             "root": manifest.root,
             "format_version": manifest.format_version,
             "model": manifest.model_name,
@@ -338,9 +361,9 @@ class Store:
     # ------------------------------------------------------------------ internals
     def _reopen(self) -> None:
         """Re-read the manifest under the writer lock (another process may have created the store)."""
-        fresh = IndexStore.open(self.path, must_exist=False)
-        if fresh.manifest is not None and self.records.manifest is None:
-            self.records.manifest = self.models.manifest = fresh.manifest
+        fresh = self.records.read_manifest()
+        if fresh is not None and self.records.manifest is None:
+            self.records.manifest = self.models.manifest = fresh
 
     def _ensure_manifest(self) -> None:
         if self.records.manifest is None:

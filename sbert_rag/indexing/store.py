@@ -45,7 +45,7 @@ import numpy as np
 from sbert_rag._deps import require
 from sbert_rag.chunking import passage_text
 from sbert_rag.errors import ConfigError, InvalidInputError
-from sbert_rag.indexing.lock import access_lock
+from sbert_rag.indexing.lock import WriterLock, access_lock
 from sbert_rag.indexing.manifest import MANIFEST_FILE, Manifest
 from sbert_rag.indexing.records import CollectionRows, ids_fingerprint, read_collection
 from sbert_rag.indexing.sidecar import clear_sidecar, load_sidecar, load_sidecar_at, save_sidecar
@@ -133,6 +133,7 @@ class IndexStore:
         self._depth = 0  # nesting of session()
         self._thread_lock = threading.RLock()
         self._written: dict[str, bool] = {}  # kinds written since their sidecars were last saved
+        self.collection_names = dict(COLLECTIONS)
 
     @classmethod
     def open(cls, path: str | Path, *, must_exist: bool) -> IndexStore:
@@ -178,6 +179,14 @@ class IndexStore:
                 f"({', '.join(strays[:5])}); use a new or empty folder for the store"
             )
 
+    def read_manifest(self) -> Manifest | None:
+        """The manifest as stored now (another process may have written it since this one opened)."""
+        return Manifest.read(self.path)
+
+    def writer(self) -> contextlib.AbstractContextManager[Any]:
+        """The lock a write holds for its whole length: one writer per store folder."""
+        return WriterLock(self.path)
+
     def write_manifest(self, manifest: Manifest) -> None:
         """Record ``manifest`` as the store's (atomically) and keep it as ``self.manifest``."""
         manifest.write(self.path)
@@ -219,10 +228,16 @@ class IndexStore:
         if not self._depth:
             raise RuntimeError("internal: Chroma is only used inside IndexStore.session()")
         if self._client is None:
-            chromadb = require("chromadb", "sbert-rag[index]")
-            settings = chromadb.config.Settings(anonymized_telemetry=False)
-            self._client = chromadb.PersistentClient(str(self.path / "chroma"), settings=settings)
+            self._client = self.connect()
         return self._client
+
+    def connect(self) -> Any:
+        """A new Chroma client of the store's records (to use them with plain Chroma: inside
+        ``session()`` for a store folder, whose embedded database one process opens at a time).
+        """
+        chromadb = require("chromadb", "sbert-rag[index]")
+        settings = chromadb.config.Settings(anonymized_telemetry=False)
+        return chromadb.PersistentClient(str(self.path / "chroma"), settings=settings)
 
     def _collection(self, kind: str, *, create: bool = False) -> Any:
         """The Chroma collection of ``kind`` (``"text"`` or ``"image"``); None if absent and not ``create``.
@@ -233,7 +248,7 @@ class IndexStore:
         binds no function. Collections written before that record none and are read the same way.
         """
         if kind not in self._collections:
-            name = COLLECTIONS[kind]
+            name = self.collection_names[kind]
             # importing it registers our functions with Chroma's registry (it has no entry points),
             # so Chroma calls later made in this process rebuild them from a collection's config
             chroma_function = require("sbert_rag.chroma_function", "sbert-rag[chroma]")
@@ -241,7 +256,7 @@ class IndexStore:
                 configuration: dict[str, Any] = {"hnsw": {"space": "cosine"}}
                 if self.manifest is not None and (kind == "text" or self.manifest.clip):
                     configuration["embedding_function"] = chroma_function.store_function(
-                        name, self.manifest.model, self.manifest.clip
+                        kind, self.manifest.model, self.manifest.clip
                     )
                 self._collections[kind] = self._chroma().get_or_create_collection(
                     name, configuration=configuration, embedding_function=None
@@ -350,30 +365,37 @@ class IndexStore:
                 return at_rest
         with self.session():
             ids = self.read(kind).ids
-            if not ids:
-                if save:
-                    for folder in _SIDECARS[kind]:
-                        clear_sidecar(self.path / folder)
-                    self._set_state(kind, ids_fingerprint([]))
-                    self._written[kind] = False
-                return StoreIndexes(ids)
-            # texts and metadata are read from Chroma at most once, for BM25 and the records alike
-            rows = functools.cache(lambda: self.read(kind, ["documents", "metadatas"]))
-            found = StoreIndexes(
-                ids,
-                dense=self._dense(kind, ids, save) if dense or save else None,
-                bm25=self._bm25(ids, save, rows) if (bm25 or save) and kind == "text" else None,
-                records=self._records(kind, ids, save, rows) if records or save else None,
-            )
+            found = self._build(kind, ids, save=save, bm25=bm25, dense=dense, records=records)
             if save:
                 self._set_state(kind, ids_fingerprint(ids))
                 self._written[kind] = False
             return found
 
+    def _build(self, kind: str, ids: list[str], *, save: bool, bm25: bool, dense: bool, records: bool) -> StoreIndexes:
+        """The indexes over ``ids``: each its sidecar when that covers exactly them, else rebuilt
+        from the records (and saved as the new sidecar when ``save``; then all three are built).
+        """
+        if not ids:
+            if save:
+                for folder in _SIDECARS[kind]:
+                    clear_sidecar(self.path / folder)
+            return StoreIndexes(ids)
+        # texts and metadata are read from Chroma at most once, for BM25 and the records alike
+        rows = functools.cache(lambda: self.read(kind, ["documents", "metadatas"]))
+        built = StoreIndexes(
+            ids,
+            dense=self._dense(kind, ids, save) if dense or save else None,
+            bm25=self._bm25(ids, save, rows) if (bm25 or save) and kind == "text" else None,
+            records=self._records(kind, ids, save, rows) if records or save else None,
+        )
+        # only what was asked for: a search uses every index it is given
+        return StoreIndexes(ids, built.dense if dense else None, built.bm25 if bm25 else None,
+                            built.records if records else None)
+
     def _at_rest(self, kind: str, *, bm25: bool, dense: bool, records: bool) -> StoreIndexes | None:
         """The sidecars when ``state.json`` says the store is at rest and they match it, else None."""
-        fingerprint = self._state().get(kind)
-        if not isinstance(fingerprint, str):
+        fingerprint = self._rest_fingerprint(kind)
+        if fingerprint is None:
             return None
         if fingerprint == ids_fingerprint([]):
             return StoreIndexes([])
@@ -396,6 +418,11 @@ class IndexStore:
         found = self._at_rest(kind, bm25=False, dense=False, records=True)
         return found.records if found is not None else None
 
+    def _rest_fingerprint(self, kind: str) -> str | None:
+        """The fingerprint of ``kind``'s records when the store is at rest, else None."""
+        fingerprint = self._state().get(kind)
+        return fingerprint if isinstance(fingerprint, str) else None
+
     def _state(self) -> dict[str, Any]:
         try:
             state = json.loads((self.path / STATE_FILE).read_text(encoding="utf-8"))
@@ -417,7 +444,7 @@ class IndexStore:
             clear_sidecar(self.path / folder)
         self._written[kind] = True
 
-    def _set_state(self, kind: str, fingerprint: str | None) -> None:
+    def _set_state(self, kind: str, fingerprint: Any) -> None:
         """Record ``kind``'s records as at rest with ``fingerprint``, or (None) as being written."""
         state = self._state()
         if kind in state and state[kind] == fingerprint:

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import shutil
+import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -124,11 +127,11 @@ def cli(capsys: pytest.CaptureFixture[str]) -> Any:
     return run
 
 
-def _store_records(store: Path) -> dict[str, dict[str, Any]]:
-    """Every record of a store (chunks and images): id -> metadata plus ``document``."""
-    from sbert_rag.indexing import IndexStore
+def _store_records(store: Path | str) -> dict[str, dict[str, Any]]:
+    """Every record of a store (chunks and images; a folder or a server URL): id -> metadata plus ``document``."""
+    from sbert_rag import Store
 
-    opened = IndexStore.open(store, must_exist=True)
+    opened = Store.open(str(store)).records
     records: dict[str, dict[str, Any]] = {}
     for kind in ("text", "image"):
         rows = opened.read(kind, ["documents", "metadatas"])
@@ -189,3 +192,34 @@ def tiny_models(tiny_bert_dir: Path, tmp_path_factory: pytest.TempPathFactory) -
     plain = TextEncoder.from_pretrained(tiny_bert_dir, **options)
     prompted = TextEncoder.from_pretrained(tiny_bert_dir, query_prompt="query: ", **options)
     return plain.save(folder / "plain"), prompted.save(folder / "prompted")
+
+
+class IndexRuns:
+    """``sbert-rag index`` child processes, and waiting for their progress bar to reach a file count."""
+
+    def start(self, corpus: Path, store: Path | str, log: Path, *options: str) -> subprocess.Popen:
+        """Start ``sbert-rag index CORPUS --store STORE OPTIONS`` with stderr (the progress bar) to ``log``."""
+        argv = cli_command("index", str(corpus), "--store", str(store), *options)
+        with open(log, "wb") as stderr:
+            return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=stderr, env=subprocess_env())
+
+    @staticmethod
+    def files_done(log: Path, total: int) -> int:
+        """The highest ``done/total`` count the progress bar has written."""
+        counts = re.findall(rf"(\d+)/{total} \[", log.read_text(errors="replace"))
+        return max((int(c) for c in counts), default=0)
+
+    def wait_for(self, proc: subprocess.Popen, log: Path, total: int, done: int, timeout: float = 120) -> int:
+        """Wait until ``done`` of ``total`` files are written; returns the count seen."""
+        deadline = time.monotonic() + timeout
+        while (seen := self.files_done(log, total)) < done:
+            assert proc.poll() is None, f"the run ended before {done} files were done: {log.read_text()[-2000:]}"
+            assert time.monotonic() < deadline, f"no progress to {done} files in {timeout} s: {log.read_text()[-2000:]}"
+            time.sleep(0.01)
+        return seen
+
+
+@pytest.fixture()
+def index_runs() -> IndexRuns:
+    """Start ``sbert-rag index`` children and follow their progress (``IndexRuns``)."""
+    return IndexRuns()

@@ -9,41 +9,18 @@ model, whose slower embedding keeps the writer busy while the searches run.
 from __future__ import annotations
 
 import json
-import re
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
-
-
-def _start(child, corpus: Path, store: Path, log: Path, *options: str) -> subprocess.Popen:
-    argv, env = child("index", str(corpus), "--store", str(store), *options)
-    with open(log, "wb") as stderr:
-        return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=stderr, env=env)
-
-
-def _files_done(log: Path, total: int) -> int:
-    """The highest ``done/total`` count the progress bar has written."""
-    counts = re.findall(rf"(\d+)/{total} \[", log.read_text(errors="replace"))
-    return max((int(c) for c in counts), default=0)
-
-
-def _wait_for(proc: subprocess.Popen, log: Path, total: int, done: int, timeout: float = 120) -> int:
-    deadline = time.monotonic() + timeout
-    while (seen := _files_done(log, total)) < done:
-        assert proc.poll() is None, f"the run ended before {done} files were done: {log.read_text()[-2000:]}"
-        assert time.monotonic() < deadline, f"no progress to {done} files in {timeout} s: {log.read_text()[-2000:]}"
-        time.sleep(0.01)
-    return seen
 
 
 KILL_FILES = 40
 
 
 def test_killed_runs_resume_to_exactly_a_clean_run(
-    cli, child, generated_corpus, tiny_models, tmp_path: Path, store_records
+    cli, index_runs, generated_corpus, tiny_models, tmp_path: Path, store_records
 ) -> None:
     corpus = generated_corpus(tmp_path / "notes", KILL_FILES)
     options = ("--model", str(tiny_models[0]), "--embed-batch", "2", "--dtype", "float32")
@@ -56,8 +33,8 @@ def test_killed_runs_resume_to_exactly_a_clean_run(
 
     seen = []
     for done in (8, 24):  # two kill points: the second run resumes the first and dies later
-        proc = _start(child, corpus, resumed, log, *options)
-        seen.append(_wait_for(proc, log, KILL_FILES, done))
+        proc = index_runs.start(corpus, resumed, log, *options)
+        seen.append(index_runs.wait_for(proc, log, KILL_FILES, done))
         proc.send_signal(signal.SIGKILL)
         assert proc.wait() == -signal.SIGKILL
         partial = store_records(resumed)
@@ -74,13 +51,15 @@ def test_killed_runs_resume_to_exactly_a_clean_run(
     assert json.loads(out)["bm25_sidecar"] == "current"
 
 
-def test_searches_and_a_second_writer_during_an_index_run(cli, child, generated_corpus, tmp_path: Path) -> None:
+def test_searches_and_a_second_writer_during_an_index_run(
+    cli, child, index_runs, generated_corpus, tmp_path: Path
+) -> None:
     files = 12  # the packaged model embeds them slowly enough to search in between
     corpus = generated_corpus(tmp_path / "notes", files)
     store, log = tmp_path / "store", tmp_path / "run.log"
-    writer = _start(child, corpus, store, log, "--embed-batch", "2", "--dtype", "float32")
+    writer = index_runs.start(corpus, store, log, "--embed-batch", "2", "--dtype", "float32")
     try:
-        _wait_for(writer, log, files, 2)
+        index_runs.wait_for(writer, log, files, 2)
         argv, env = child("index", str(corpus), "--store", str(store))
         second = subprocess.run(argv, check=False, capture_output=True, text=True, env=env, timeout=120)
         assert second.returncode == 2 and "being written by another process" in second.stderr

@@ -14,10 +14,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-import chromadb
 from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
-from chromadb.config import Settings
 from chromadb.errors import NotFoundError
 
 import sbert_rag
@@ -88,23 +86,26 @@ def _open_store_collection(
 ) -> Collection:
     store = store if isinstance(store, sbert_rag.Store) else sbert_rag.Store.open(store)
     info = store.info()  # refuses a folder whose store has no manifest yet
-    recorded = store_function(name, info["model_config"], info["clip"])
-    where = f"collection {name!r} of store {str(store.path)!r}"
+    kinds = {"chunks": "text", "images": "image"}
+    if name not in kinds:
+        raise sbert_rag.ConfigError(f"a store's collections are {sorted(kinds)}; got {name!r}")
+    recorded = store_function(kinds[name], info["model_config"], info["clip"])
+    where = f"collection {name!r} of store {store.location!r}"
     ef = recorded
     if embedding_function is not None:
         _check_function(recorded, embedding_function, where)
         ef = embedding_function
-    settings = Settings(anonymized_telemetry=False)  # as the store's own sessions: one client per path
-    client = chromadb.PersistentClient(str(store.path / "chroma"), settings=settings)
+    client = store.records.connect()  # a folder's embedded database: one client per path, as the store's own
+    stored_name = store.records.collection_names[kinds[name]]
     try:
-        existing = client.get_collection(name)
+        existing = client.get_collection(stored_name)
     except NotFoundError as err:
         raise sbert_rag.ConfigError(
-            f"store {str(store.path)!r} holds no {name!r} collection yet; add a folder or texts to it first"
+            f"store {store.location!r} holds no {name!r} collection yet; add a folder or texts to it first"
         ) from err
     # a store written before collections recorded their function holds none: its manifest speaks
     _check_persisted(existing, recorded, where, allow_none=True)
-    return client.get_collection(name, embedding_function=ef, data_loader=data_loader)
+    return client.get_collection(stored_name, embedding_function=ef, data_loader=data_loader)
 
 
 def _check_function(expected: Any, given: Any, where: str) -> None:

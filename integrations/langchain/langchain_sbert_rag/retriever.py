@@ -52,7 +52,7 @@ class SbertRagRetriever(BaseRetriever):
         >>> retriever.invoke("RFC 5789", k=2, mode="bm25")   # per-call overrides
 
     Attributes:
-        store: the store folder.
+        store: the store folder, or a store's URL on a Chroma server (``http://HOST:PORT/NAME``).
         k: chunks returned per query (fewer when the store holds fewer, or BM25 matches fewer).
         mode: ``"hybrid"``, ``"dense"`` or ``"bm25"``; checked by the store at search time.
         where: a Chroma metadata filter (e.g. ``{"file": "notes/a.md"}``); None = every record.
@@ -114,7 +114,7 @@ class SbertRagRetriever(BaseRetriever):
                 f"model options {options} apply when opening a store folder; this Store is already "
                 f"open with its models. Pass its path instead, or drop them"
             )
-        retriever = cls(store=store.path, k=k, mode=mode, **kwargs)
+        retriever = cls(store=store.location, k=k, mode=mode, **kwargs)
         retriever._store = store
         return retriever
 
