@@ -39,7 +39,8 @@ COMMANDS: list[tuple[tuple[str, ...], str, str]] = [
 FLAGS = {
     "path": "--store", "model": "--model", "clip": "--clip", "moved": "--moved", "prune": "--prune",
     "max_tokens": "--max-tokens", "overlap_tokens": "--overlap-tokens", "max_file_bytes": "--max-file-mb",
-    "collection": "--collection", "token": "--token-env",
+    "collection": "--collection", "token": "--token-env", "address": "--address", "workers": "--workers",
+    "gpus_per_worker": "--gpus-per-worker",
 }
 """Library setting names (``SbertRagError.settings``) -> the flags that set them."""
 

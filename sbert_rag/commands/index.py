@@ -1,8 +1,9 @@
 """``sbert-rag index DIR``: index a folder's text, Markdown, HTML, PDF (and image) files into a store.
 
 Owns the command's arguments and its summary (text, or ``--json``). The run itself is
-``sbert_rag.Store.add_folder`` (writer lock held for the whole run; idempotent and resumable:
-re-run after any interruption). Progress goes to stderr, the summary to stdout.
+``sbert_rag.Store.add_folder`` (idempotent and resumable: re-run after any interruption), or with
+``--engine ray`` ``sbert_rag.distributed.index_folder_distributed``, which writes the same
+records. Progress goes to stderr, the summary to stdout.
 """
 
 from __future__ import annotations
@@ -34,6 +35,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--embed-batch", type=int, default=256,
                         help="chunks gathered across files per embedding call (default: 256)")
     parser.add_argument("--max-file-mb", type=float, default=50.0, help="skip larger files (default: 50)")
+    parser.add_argument("--engine", choices=["local", "ray"], default="local",
+                        help="local: read, chunk and embed in this process (default); ray: on the actors of a Ray "
+                             "cluster (sbert-rag[ray]), the files visible at the same path on every node")
+    parser.add_argument("--address", default=None,
+                        help="with --engine ray: the cluster (auto, or ray://HOST:10001); default: RAY_ADDRESS if "
+                             "set, else a Ray runtime started on this machine for the run")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="with --engine ray: actors, each with its own copy of the models (default: 1)")
+    parser.add_argument("--gpus-per-worker", type=float, default=None,
+                        help="with --engine ray: GPUs per actor (default: 0)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--json", action="store_true", help="print the summary as one JSON object")
 
@@ -48,8 +59,21 @@ def run(args: argparse.Namespace) -> int:
         prune=args.prune, embed_batch=args.embed_batch, max_file_bytes=int(args.max_file_mb * 1e6),
         progress=not args.quiet, moved=args.moved,
     )
+    ray_flags = [flag for flag, value in (("--address", args.address), ("--workers", args.workers),
+                                          ("--gpus-per-worker", args.gpus_per_worker)) if value is not None]
+    if args.engine == "local" and ray_flags:
+        raise InvalidInputError(f"{', '.join(ray_flags)} apply with --engine ray; add it, or leave them out")
     store = open_store(args, create=True, clip=args.clip)
-    report = store.add_folder(root, max_tokens=args.max_tokens, overlap_tokens=args.overlap_tokens, options=options)
+    chunking = {"max_tokens": args.max_tokens, "overlap_tokens": args.overlap_tokens}
+    if args.engine == "ray":
+        from sbert_rag.distributed import index_folder_distributed
+
+        report = index_folder_distributed(
+            root, store, options=options, address=args.address, workers=args.workers or 1,
+            gpus_per_worker=args.gpus_per_worker or 0, **chunking,
+        )
+    else:
+        report = store.add_folder(root, options=options, **chunking)
     report.seconds = round(time.perf_counter() - started, 2)  # model loading included
     print(json.dumps(report.to_dict()) if args.json else format_report(report))
     return 0
