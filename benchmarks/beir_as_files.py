@@ -14,11 +14,27 @@ from __future__ import annotations
 import argparse
 import html
 import re
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from sbert_rag.evaluation import load_beir
 
 _SAFE_ID = re.compile(r"\A[A-Za-z0-9._-]+\Z")
+
+
+def write_corpus(docs: Iterable[Any], out: Path) -> int:
+    """Write each document (``id``, ``title``, ``text``) as ``out/<id>.html``; returns how many."""
+    out.mkdir(parents=True, exist_ok=True)
+    count = 0
+    for doc in docs:
+        if not _SAFE_ID.match(doc.id) or doc.id.startswith("."):
+            raise SystemExit(f"document id {doc.id!r} cannot be a file name here; map ids to safe names first")
+        body = html.escape(doc.text)
+        page = f"<html><head><title>{html.escape(doc.title)}</title></head><body><p>{body}</p></body></html>\n"
+        (out / f"{doc.id}.html").write_text(page, encoding="utf-8")
+        count += 1
+    return count
 
 
 def main() -> None:
@@ -28,15 +44,8 @@ def main() -> None:
     parser.add_argument("--split", default="dev", help="any split present; only the corpus is written")
     args = parser.parse_args()
     dataset = load_beir(args.set_dir, args.split)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    for doc in dataset.corpus.values():
-        if not _SAFE_ID.match(doc.id) or doc.id.startswith("."):
-            raise SystemExit(f"document id {doc.id!r} cannot be a file name here; map ids to safe names first")
-        body = html.escape(doc.text)
-        page = f"<html><head><title>{html.escape(doc.title)}</title></head><body><p>{body}</p></body></html>\n"
-        (out / f"{doc.id}.html").write_text(page, encoding="utf-8")
-    print(f"wrote {len(dataset.corpus)} files to {out}")
+    write_corpus(dataset.corpus.values(), Path(args.out))
+    print(f"wrote {len(dataset.corpus)} files to {args.out}")
 
 
 if __name__ == "__main__":

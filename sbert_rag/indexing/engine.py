@@ -335,14 +335,18 @@ class Store:
             ids = self.records.read("text").ids
             counts = self.records.counts()
         states = {}
+        server = self.location != str(self.path)
         for name in ("bm25", "dense"):
             saved = sidecar_fingerprint(self.path / name)
-            states[name] = "none needed" if not ids else "missing" if saved is None else (
-                "current" if saved == ids_fingerprint(ids) else "stale (rebuilt in memory by searches until the next write)"
+            stale = ("stale (the next search rebuilds this machine's cache)" if server
+                     else "stale (rebuilt in memory by searches until the next write)")
+            states[name] = "none needed" if not ids else (
+                ("not built on this machine yet" if server else "missing") if saved is None
+                else "current" if saved == ids_fingerprint(ids) else stale
             )
         return {
             "store": self.location,
-            **({"cache": str(self.path)} if self.location != str(self.path) else {}),
+            **({"cache": str(self.path)} if server else {}),
             "root": manifest.root,
             "format_version": manifest.format_version,
             "model": manifest.model_name,
