@@ -9,6 +9,12 @@ converges on exactly the records of a clean run, none twice, none lost. Embeddin
 across files; records are written file by file. Unreadable or malformed files are skipped with a
 reason, keeping what an earlier run stored for them. Deliberately does not parse arguments or
 print the summary (``sbert_rag.commands.index``).
+
+The run is cut in three shared pieces so that other executors reuse them unchanged:
+``plan_file`` (one file: read, hash, completeness check, extract, chunk, records and their
+inputs, new/keep/stale), ``Indexer.write`` (the driver side: embedded plans written file by file
+and counted) and ``Indexer.run`` (states, the overridable ``Indexer.index_files`` step, prune,
+sidecars, manifest). ``sbert_rag.distributed`` plans and embeds on Ray actors and writes here.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -97,14 +104,129 @@ class IndexReport:
 
 
 @dataclass
-class _Plan:
-    """The writes one file needs; ``inputs`` (passages or images) align with ``new``."""
+class FilePlan:
+    """The writes one file needs; ``inputs`` (passages or images) align with ``new``.
 
+    Attributes:
+        file: the file's path relative to the folder (its records' ``file``).
+        kind: ``"text"`` or ``"image"``.
+        new: records to embed and add.
+        inputs: what is embedded for each new record (its passage text, or its decoded image).
+        keep: stored records whose metadata changes (no embedding).
+        stale: ids of stored records to delete.
+    """
+
+    file: str
     kind: str
     new: list[Record]
     inputs: list[Any]
     keep: list[Record]
     stale: list[str]
+
+
+def record_kind(source: SourceFile) -> str:
+    """The record kind of a file: ``"image"`` for images, ``"text"`` for everything read as text."""
+    return "image" if source.kind == "image" else "text"
+
+
+def plan_file(
+    source: SourceFile,
+    state: FileState,
+    chunker: Callable[[], Chunker],
+    *,
+    max_file_bytes: int,
+    data: bytes | None = None,
+) -> FilePlan | SkippedFile | None:
+    """The writes one file needs to match a clean run, against what the store holds for it.
+
+    Reads the file (unless ``data`` is given), hashes it, and returns None at once when the
+    stored records are complete for this version (nothing parsed, no model loaded). Otherwise
+    extracts and chunks it (text) or decodes it (image) and compares the records of a clean run
+    with ``state``: records not stored are new, stored ones with other metadata are kept with
+    fresh metadata, stored ones not expected are stale.
+
+    Args:
+        source: the file.
+        state: what the store holds for ``source.rel``.
+        chunker: returns the chunker of the store's recorded settings (called only when a text
+            file must be chunked, so an unchanged folder loads no model).
+        max_file_bytes: larger files are skipped with a reason (when read here).
+        data: the file's bytes, already read (e.g. a Ray dataset's ``bytes`` column).
+
+    Returns:
+        The plan; None when the file is unchanged; a ``SkippedFile`` (with the reason and the
+        number of records an earlier version left) when it is unreadable or malformed.
+    """
+    kind = record_kind(source)
+    try:
+        if data is None:
+            data = read_bytes(source.path, max_file_bytes)
+        digest = file_hash(data)
+        if state.complete(digest):
+            return None
+        if kind == "text":
+            records, inputs = text_records(source, data, digest, chunker())
+        else:
+            records, inputs = image_records(source, data, digest)
+    except InvalidInputError as err:
+        return SkippedFile(source.rel, str(err), len(state.ids))
+    expected = {r.id for r in records}
+    new = [(r, x) for r, x in zip(records, inputs) if r.id not in state.ids]
+    keep = [r for r in records if r.id in state.ids and state.metadatas.get(r.id) != r.metadata]
+    stale = sorted(state.ids - expected)
+    return FilePlan(source.rel, kind, [r for r, _ in new], [x for _, x in new], keep, stale)
+
+
+def text_records(source: SourceFile, data: bytes, digest: str, chunker: Chunker) -> tuple[list[Record], list[str]]:
+    """The records of a clean run for a text file version, and the passage each embeds.
+
+    Raises:
+        InvalidInputError: the file cannot be decoded or parsed.
+    """
+    extracted = extract(data, source.kind)
+    chunks = chunker.split(source.rel, extracted.text, extracted.title)
+    records, passages = [], []
+    for i, chunk in enumerate(chunks):
+        passage = chunker.passage_text(chunk)
+        meta: dict[str, Any] = {
+            "file": source.rel, "file_hash": digest, "kind": "text", "format": source.kind,
+            "start": chunk.start, "end": chunk.end, "chunk": i, "chunks": len(chunks), "title": extracted.title,
+        }
+        if extracted.page_starts:
+            meta["page"] = bisect.bisect_right(extracted.page_starts, chunk.start)  # 1-based
+        # the offset keeps two equal passages of one file apart
+        records.append(Record(content_id(passage, f"{source.rel}\x00{chunk.start}"), chunk.text, meta))
+        passages.append(passage)
+    return records, passages
+
+
+def image_records(source: SourceFile, data: bytes, digest: str) -> tuple[list[Record], list[Any]]:
+    """The one record of an image file version, and the decoded image it embeds.
+
+    Raises:
+        InvalidInputError: the bytes are not an image PIL reads.
+    """
+    from sbert_rag.image.images import load_image
+
+    try:
+        image = load_image(data)
+    except InvalidInputError as err:
+        # drop load_image's "image 0 (bytes): " prefix: the summary names the file itself
+        raise InvalidInputError(str(err).split(": ", 1)[-1]) from err
+    meta = {
+        "file": source.rel, "file_hash": digest, "kind": "image", "format": source.path.suffix.lower(),
+        "start": 0, "end": 0, "chunk": 0, "chunks": 1, "title": "",
+    }
+    return [Record(content_id(f"image {digest}", source.rel), source.rel, meta)], [image]
+
+
+def embed_inputs(models: StoreModels, kind: str, inputs: list[Any]) -> np.ndarray:
+    """Embed the inputs of new records of one kind: passages by the text model, images by CLIP."""
+    if not inputs:
+        return np.zeros((0, 0), dtype=np.float32)
+    if kind == "text":
+        return models.text.encode_passages(inputs, show_progress=False)
+    return models.clip.encode_images(inputs)
 
 
 def prepare_store(
@@ -151,10 +273,18 @@ def prepare_store(
 
 
 class Indexer:
-    """Runs one index pass of ``root`` into ``store`` (see the module docstring)."""
+    """Runs one index pass of ``root`` into ``store`` (see the module docstring).
 
-    def __init__(self, store: IndexStore, models: StoreModels, root: Path, options: IndexOptions) -> None:
-        """Prepare a run; the store must have a manifest (``prepare_store``) and its lock held."""
+    Subclasses change how files become embedded plans by overriding :meth:`index_files`
+    (``sbert_rag.distributed`` runs it on Ray); the states, writes, prune, sidecars and manifest
+    stay here.
+    """
+
+    def __init__(self, store: IndexStore, models: StoreModels, root: Path | None, options: IndexOptions) -> None:
+        """Prepare a run; the store must have a manifest (``prepare_store``) and its lock held.
+
+        ``root`` is None when the files do not come from a folder walked here (a subclass names them).
+        """
         if store.manifest is None:
             raise ConfigError("the store has no manifest yet; call prepare_store first")
         if isinstance(options.embed_batch, bool) or options.embed_batch < 1:
@@ -165,7 +295,8 @@ class Indexer:
         self.options = options
         self.manifest = store.manifest
         self._chunker: Chunker | None = None
-        self.report = IndexReport(str(store.path), str(root), self.manifest.model_name)
+        self.bar: Any = None
+        self.report = IndexReport(store.location, str(root) if root is not None else "", self.manifest.model_name)
 
     @property
     def chunker(self) -> Chunker:
@@ -175,34 +306,20 @@ class Indexer:
         return self._chunker
 
     def run(self) -> IndexReport:
-        """Index the folder; returns the report (also kept as ``self.report``)."""
+        """Index the files; returns the report (also kept as ``self.report``)."""
         started = time.perf_counter()
         report = self.report
-        walk = walk_folder(self.root, images=self.models.has_clip, exclude=(self.store.path,))
-        report.files, report.ignored = len(walk.files), dict(sorted(walk.ignored.items()))
         with self.store.session():
             states = {kind: self.store.file_states(kind) for kind in ("text", "image")}
         tqdm = require("tqdm").tqdm
-        bar = tqdm(total=len(walk.files), desc="indexing", unit="file", file=sys.stderr,
-                   disable=not self.options.progress, dynamic_ncols=True)
-        pending: list[_Plan] = []
+        self.bar = tqdm(total=None, desc="indexing", unit="file", file=sys.stderr,
+                        disable=not self.options.progress, dynamic_ncols=True)
         try:
-            for source in walk.files:
-                kind = "image" if source.kind == "image" else "text"
-                state = states[kind].get(source.rel, FileState())
-                plan = self._plan(source, kind, state)
-                if plan is None:
-                    bar.update(1)
-                    continue
-                pending.append(plan)
-                if self._batch_full(pending):
-                    self._flush(pending, bar)
-                    pending = []
-            self._flush(pending, bar)
+            present = self.index_files(states)
         finally:
-            bar.close()
+            self.bar.close()
         with self.store.session():
-            self._prune({f.rel for f in walk.files}, states)
+            self._prune(present, states)
             for kind in ("text", "image"):
                 self.store.indexes(kind, save=True)
             report.totals = self.store.counts()
@@ -211,82 +328,79 @@ class Indexer:
         report.seconds = round(time.perf_counter() - started, 2)
         return report
 
-    # ------------------------------------------------------------------ planning
-    def _plan(self, source: SourceFile, kind: str, state: FileState) -> _Plan | None:
-        """The writes ``source`` needs, or None when it is unchanged or skipped (then reported)."""
-        try:
-            data = read_bytes(source.path, self.options.max_file_bytes)
-            digest = file_hash(data)
-            if state.complete(digest):
-                self.report.unchanged += 1
-                return None
-            if kind == "text":
-                records, inputs = self._text_records(source, data, digest)
-            else:
-                records, inputs = self._image_records(source, data, digest)
-        except InvalidInputError as err:
-            self.report.skipped.append(SkippedFile(source.rel, str(err), len(state.ids)))
-            return None
-        expected = {r.id for r in records}
-        new = [(r, x) for r, x in zip(records, inputs) if r.id not in state.ids]
-        keep = [r for r in records if r.id in state.ids and state.metadatas.get(r.id) != r.metadata]
-        stale = sorted(state.ids - expected)
-        return _Plan(kind, [r for r, _ in new], [x for _, x in new], keep, stale)
+    def index_files(self, states: dict[str, dict[str, FileState]]) -> set[str]:
+        """Plan, embed and write every file of the run (here: the folder, in this process).
 
-    def _text_records(self, source: SourceFile, data: bytes, digest: str) -> tuple[list[Record], list[str]]:
-        extracted = extract(data, source.kind)
-        chunks = self.chunker.split(source.rel, extracted.text, extracted.title)
-        records, passages = [], []
-        for i, chunk in enumerate(chunks):
-            passage = self.chunker.passage_text(chunk)
-            meta: dict[str, Any] = {
-                "file": source.rel, "file_hash": digest, "kind": "text", "format": source.kind,
-                "start": chunk.start, "end": chunk.end, "chunk": i, "chunks": len(chunks), "title": extracted.title,
-            }
-            if extracted.page_starts:
-                meta["page"] = bisect.bisect_right(extracted.page_starts, chunk.start)  # 1-based
-            # the offset keeps two equal passages of one file apart
-            records.append(Record(content_id(passage, f"{source.rel}\x00{chunk.start}"), chunk.text, meta))
-            passages.append(passage)
-        return records, passages
+        Sets ``report.files`` and ``report.ignored``, and counts each file through
+        :meth:`note` or :meth:`write`.
 
-    def _image_records(self, source: SourceFile, data: bytes, digest: str) -> tuple[list[Record], list[Any]]:
-        from sbert_rag.image.images import load_image
+        Args:
+            states: kind -> file -> what the store held when the run began.
 
-        try:
-            image = load_image(data)
-        except InvalidInputError as err:
-            # drop load_image's "image 0 (bytes): " prefix: the summary names the file itself
-            raise InvalidInputError(str(err).split(": ", 1)[-1]) from err
-        meta = {
-            "file": source.rel, "file_hash": digest, "kind": "image", "format": source.path.suffix.lower(),
-            "start": 0, "end": 0, "chunk": 0, "chunks": 1, "title": "",
-        }
-        return [Record(content_id(f"image {digest}", source.rel), source.rel, meta)], [image]
+        Returns:
+            The relative paths of the files of the run (every other stored file is missing).
+        """
+        walk = walk_folder(self.root, images=self.models.has_clip, exclude=(self.store.path,))
+        self.report.files, self.report.ignored = len(walk.files), dict(sorted(walk.ignored.items()))
+        self.bar.reset(total=len(walk.files))
+        pending: list[FilePlan] = []
+        for source in walk.files:
+            state = states[record_kind(source)].get(source.rel, FileState())
+            plan = plan_file(source, state, lambda: self.chunker, max_file_bytes=self.options.max_file_bytes)
+            if not isinstance(plan, FilePlan):
+                self.note(plan)
+                continue
+            pending.append(plan)
+            if self._batch_full(pending):
+                self._flush(pending)
+                pending = []
+        self._flush(pending)
+        return {f.rel for f in walk.files}
 
-    def _batch_full(self, pending: list[_Plan]) -> bool:
+    def note(self, outcome: SkippedFile | None) -> None:
+        """Count a file that needs no write: unchanged (None) or skipped."""
+        if outcome is None:
+            self.report.unchanged += 1
+        else:
+            self.report.skipped.append(outcome)
+        self.bar.update(1)
+
+    def write(self, embedded: list[tuple[FilePlan, np.ndarray]]) -> None:
+        """Write embedded plans file by file (new records with their vectors, kept, stale) and count them.
+
+        Each file is one ``write_file``, so a run killed between two leaves whole files; all
+        of them in one turn at the store's access lock.
+        """
+        if not embedded:
+            return
+        with self.store.session():
+            for plan, vectors in embedded:
+                self.store.write_file(plan.kind, plan.new, vectors, plan.keep, plan.stale)
+                self._count(plan)
+                self.bar.update(1)
+
+    # ------------------------------------------------------------------ local embedding
+    def _batch_full(self, pending: list[FilePlan]) -> bool:
         texts = sum(len(p.new) for p in pending if p.kind == "text")
         images = sum(len(p.new) for p in pending if p.kind == "image")
         return texts >= self.options.embed_batch or images >= IMAGE_BATCH
 
-    # ------------------------------------------------------------------ writing
-    def _flush(self, pending: list[_Plan], bar: Any) -> None:
+    def _flush(self, pending: list[FilePlan]) -> None:
         """Embed the new records of ``pending`` in one call per kind, then write file by file."""
         if not pending:
             return
-        vectors = {kind: self._embed(kind, [x for p in pending if p.kind == kind for x in p.inputs])
+        vectors = {kind: embed_inputs(self.models, kind, [x for p in pending if p.kind == kind for x in p.inputs])
                    for kind in ("text", "image")}
         offsets = {"text": 0, "image": 0}
-        with self.store.session():  # one turn at the access lock for the whole batch
-            for plan in pending:
-                a = offsets[plan.kind]
-                offsets[plan.kind] += len(plan.new)
-                self.store.write_file(plan.kind, plan.new, vectors[plan.kind][a:a + len(plan.new)], plan.keep,
-                                      plan.stale)
-                self._count(plan)
-                bar.update(1)
+        embedded = []
+        for plan in pending:
+            a = offsets[plan.kind]
+            offsets[plan.kind] += len(plan.new)
+            embedded.append((plan, vectors[plan.kind][a:a + len(plan.new)]))
+        self.write(embedded)
 
-    def _count(self, plan: _Plan) -> None:
+    # ------------------------------------------------------------------ counting
+    def _count(self, plan: FilePlan) -> None:
         self.report.written += 1
         if plan.kind == "text":
             self.report.chunks_added += len(plan.new)
@@ -294,13 +408,6 @@ class Indexer:
         else:
             self.report.images_added += len(plan.new)
             self.report.images_removed += len(plan.stale)
-
-    def _embed(self, kind: str, inputs: list[Any]) -> np.ndarray:
-        if not inputs:
-            return np.zeros((0, 0), dtype=np.float32)
-        if kind == "text":
-            return self.models.text.encode_passages(inputs, show_progress=False)
-        return self.models.clip.encode_images(inputs)
 
     def _prune(self, present: set[str], states: dict[str, dict[str, FileState]]) -> None:
         gone = sorted({rel for kind in states for rel in states[kind]} - present)
@@ -316,4 +423,3 @@ class Indexer:
                     else:
                         self.report.images_removed += len(by_file[rel].ids)
         self.report.pruned_files = gone
-
