@@ -1,0 +1,85 @@
+"""``index_folder_distributed``: the Ray run stores exactly the local run's records, and resumes like it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from sbert_rag.indexing import IndexOptions, Store
+
+MODEL_OPTIONS = {"device": "cpu", "dtype": "float32"}
+
+
+def _same_records(got: dict, want: dict) -> None:
+    assert sorted(got) == sorted(want)
+    for rid, record in want.items():
+        assert {k: v for k, v in got[rid].items() if k != "embedding"} == \
+            {k: v for k, v in record.items() if k != "embedding"}, rid
+    a = np.stack([got[rid]["embedding"] for rid in sorted(want)])
+    b = np.stack([want[rid]["embedding"] for rid in sorted(want)])
+    cos = np.sum(a * b, axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+    assert float(np.max(1 - cos)) <= 1e-5
+
+
+def test_ray_run_equals_local_run_and_reruns_embed_nothing(
+    ray_runtime, tiny_model: Path, small_corpus: Path, tmp_path: Path, store_records
+) -> None:
+    from sbert_rag.distributed import index_folder_distributed
+
+    local = Store.open(tmp_path / "local", create=True, model=str(tiny_model), **MODEL_OPTIONS)
+    local_report = local.add_folder(small_corpus)
+    want = store_records(tmp_path / "local")
+    assert local_report.totals["chunks"] == len(want) and sum(r["file"] == "long.md" for r in want.values()) > 3
+
+    report = index_folder_distributed(small_corpus, tmp_path / "ray", model=str(tiny_model), workers=2,
+                                      batch_size=2, **MODEL_OPTIONS)
+    _same_records(store_records(tmp_path / "ray"), want)
+    fields = ("root", "model", "files", "unchanged", "written", "chunks_added", "chunks_removed", "skipped",
+              "ignored", "totals")
+    assert {f: getattr(report, f) for f in fields} == {f: getattr(local_report, f) for f in fields}
+    assert report.store == str(tmp_path / "ray") and report.ignored == {"unsupported type (.csv)": 1}
+
+    again = index_folder_distributed(small_corpus, str(tmp_path / "ray"), model=str(tiny_model), **MODEL_OPTIONS)
+    assert again.unchanged == again.files == 4 and again.written == again.chunks_added == 0
+
+    # an edited file and a removed one: the same changes as a local run makes
+    (small_corpus / "short.txt").write_text("The cat sits on the red house.\n", encoding="utf-8")
+    (small_corpus / "sub" / "more.txt").unlink()
+    changed = index_folder_distributed(small_corpus, Store.open(tmp_path / "ray", **MODEL_OPTIONS), prune=True)
+    local_changed = local.add_folder(small_corpus, prune=True)
+    for f in ("files", "unchanged", "written", "chunks_added", "chunks_removed", "pruned_files", "totals"):
+        assert getattr(changed, f) == getattr(local_changed, f), f
+    _same_records(store_records(tmp_path / "ray"), store_records(tmp_path / "local"))
+
+
+def test_a_dataset_of_files_gives_the_folder_records(
+    ray_runtime, tiny_model: Path, small_corpus: Path, tmp_path: Path, store_records
+) -> None:
+    from sbert_rag.distributed import index_folder_distributed
+
+    Store.open(tmp_path / "local", create=True, model=str(tiny_model), **MODEL_OPTIONS).add_folder(small_corpus)
+    ds = ray_runtime.data.read_binary_files(str(small_corpus), include_paths=True)
+    report = index_folder_distributed(ds, tmp_path / "ray", root=small_corpus, model=str(tiny_model),
+                                      options=IndexOptions(progress=False, embed_batch=4), **MODEL_OPTIONS)
+    assert report.files == 4 and report.ignored == {"unsupported type (.csv)": 1}
+    assert report.root == str(small_corpus.resolve())
+    _same_records(store_records(tmp_path / "ray"), store_records(tmp_path / "local"))
+
+
+def test_ray_run_into_a_server_store_equals_a_local_folder_store(
+    ray_runtime, chroma_server: int, tiny_model: Path, small_corpus: Path, tmp_path: Path, store_records, monkeypatch
+) -> None:
+    from sbert_rag.distributed import index_folder_distributed
+
+    monkeypatch.setenv("SBERT_RAG_CACHE", str(tmp_path / "cache"))
+    local = Store.open(tmp_path / "local", create=True, model=str(tiny_model), **MODEL_OPTIONS)
+    local_report = local.add_folder(small_corpus)
+    url = f"http://127.0.0.1:{chroma_server}/ray-ingest"
+    report = index_folder_distributed(small_corpus, url, model=str(tiny_model), workers=2, batch_size=1,
+                                      **MODEL_OPTIONS)
+    assert report.store == url and report.totals == local_report.totals
+    _same_records(store_records(url), store_records(tmp_path / "local"))
+    remote = Store.open(url, **MODEL_OPTIONS)
+    for query in ("the cat sits in the house", "blue car"):
+        assert [h.id for h in remote.search(query, k=10)] == [h.id for h in local.search(query, k=10)]
