@@ -86,10 +86,10 @@ def _positive_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 1
 
 
-def _check_resources(batch_size: object, num_gpus: object, num_cpus: object) -> None:
+def _check_resources(batch_size: object, **per_actor: object) -> None:
     if not _positive_int(batch_size):
         raise ConfigError(f"batch_size must be an integer >= 1 (rows per actor call); got {batch_size!r}")
-    for name, value in (("num_gpus", num_gpus), ("num_cpus", num_cpus)):
+    for name, value in per_actor.items():
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
             raise ConfigError(f"{name} must be a number >= 0 (per actor); got {value!r}")
 
@@ -146,7 +146,9 @@ def embed_dataset(
         column: the column holding the texts (each a non-blank string).
         role: ``"passage"`` (the passage prompt) or ``"query"`` (the query prompt).
         batch_size: rows per actor call; the encoder still sizes its forward passes by tokens.
-        concurrency: actors in the pool: an integer, or ``(min, max)`` to let Ray scale it.
+        concurrency: actors in the pool: an integer, or ``(min, max)`` to let Ray scale it (passed
+            as ``compute=ActorPoolStrategy(...)``: ``map_batches(concurrency=)`` is deprecated
+            since Ray 2.51).
         num_gpus: GPUs per actor (``device="auto"`` in ``config`` then runs on the one it gets).
         num_cpus: CPUs per actor; None = Ray Data's default (1).
 
@@ -163,7 +165,7 @@ def embed_dataset(
     if not isinstance(config, EncoderConfig):
         raise ConfigError(f"config must be an sbert_rag.EncoderConfig; got {type(config).__name__}",
                           settings=("config",))
-    _check_resources(batch_size, num_gpus, num_cpus)
+    _check_resources(batch_size, num_gpus=num_gpus, num_cpus=num_cpus)
     ray = _ray()
     return ds.map_batches(
         EmbedBatch,
@@ -484,7 +486,7 @@ def index_folder_distributed(
 
     ray = _ray()
     ray_options = RayOptions(workers, gpus_per_worker, cpus_per_worker, batch_size)
-    _check_resources(batch_size, gpus_per_worker, cpus_per_worker)
+    _check_resources(batch_size, gpus_per_worker=gpus_per_worker, cpus_per_worker=cpus_per_worker)
     _pool(ray, workers, "workers")
     dataset, folder = None, None
     if isinstance(source, ray.data.Dataset):

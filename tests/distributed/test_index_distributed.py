@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from sbert_rag.indexing import IndexOptions, Store
 
@@ -83,3 +84,21 @@ def test_ray_run_into_a_server_store_equals_a_local_folder_store(
     remote = Store.open(url, **MODEL_OPTIONS)
     for query in ("the cat sits in the house", "blue car"):
         assert [h.id for h in remote.search(query, k=10)] == [h.id for h in local.search(query, k=10)]
+
+
+def test_bad_sources_and_options_are_refused_before_any_work(
+    tiny_model: Path, small_corpus: Path, tmp_path: Path
+) -> None:
+    from sbert_rag.distributed import index_folder_distributed
+    from sbert_rag.errors import ConfigError, InvalidInputError
+
+    with pytest.raises(InvalidInputError, match="neither a folder nor a ray.data.Dataset"):
+        index_folder_distributed(small_corpus / "short.txt", tmp_path / "s")
+    with pytest.raises(ConfigError, match="workers must be an integer >= 1"):
+        index_folder_distributed(small_corpus, tmp_path / "s", workers=0)
+    with pytest.raises(ConfigError, match="gpus_per_worker must be a number >= 0"):
+        index_folder_distributed(small_corpus, tmp_path / "s", gpus_per_worker=-1)
+    opened = Store.open(tmp_path / "s", create=True, model=str(tiny_model), **MODEL_OPTIONS)
+    with pytest.raises(InvalidInputError, match="model options .* come with a store location"):
+        index_folder_distributed(small_corpus, opened, model=str(tiny_model))
+    assert not (tmp_path / "s").exists() or not any((tmp_path / "s").iterdir())  # nothing written
