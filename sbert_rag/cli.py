@@ -33,6 +33,7 @@ COMMANDS: list[tuple[tuple[str, ...], str, str]] = [
     (("index",), "sbert_rag.commands.index", "index a folder (text, Markdown, HTML, PDF, images) into a persistent store"),
     (("search",), "sbert_rag.commands.search", "search a store built by 'sbert-rag index' (hybrid, dense or BM25)"),
     (("info",), "sbert_rag.commands.info", "model, settings and counts of a store built by 'sbert-rag index'"),
+    (("serve",), "sbert_rag.commands.serve", "OpenAI-compatible embedding (and search) server with dynamic batching"),
 ]
 
 
@@ -40,7 +41,7 @@ FLAGS = {
     "path": "--store", "model": "--model", "clip": "--clip", "moved": "--moved", "prune": "--prune",
     "max_tokens": "--max-tokens", "overlap_tokens": "--overlap-tokens", "max_file_bytes": "--max-file-mb",
     "collection": "--collection", "token": "--token-env", "address": "--address", "workers": "--workers",
-    "gpus_per_worker": "--gpus-per-worker",
+    "gpus_per_worker": "--gpus-per-worker", "host": "--host", "port": "--port",
 }
 """Library setting names (``SbertRagError.settings``) -> the flags that set them."""
 
