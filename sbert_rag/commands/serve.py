@@ -66,6 +66,10 @@ def run(args: argparse.Namespace) -> int:
     from sbert_rag.serve.embedder import Embedder
     from sbert_rag.serve.runner import run_server
 
+    # Between forward passes the event loop and the admission threads need the cores; OpenMP's default
+    # is to keep its workers spinning after each parallel region, which on a busy 2-core machine made
+    # small batches 10x slower. Set before torch loads; an OMP_WAIT_POLICY already set wins.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     limits = Limits(
         max_batch_tokens=_positive(args.max_batch_tokens, "--max-batch-tokens"),
         max_queue=_positive(args.max_queue, "--max-queue"),

@@ -79,7 +79,9 @@ def create_app(embedder: Embedder, store: Any = None, limits: Limits | None = No
     @asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
         await batcher.start()
-        await batcher.call(embedder.run, ("text", "passage"), [["warm up"]])  # first forward builds kernels
+        # one short call and one of several hundred tokens: the large one loads the torch module where
+        # the encoder opened without it, so no request waits seconds for that
+        await batcher.call(embedder.run, ("text", "passage"), [["warm up"], ["warm up the model"] * 64])
         state["ready"] = True
         try:
             yield
