@@ -30,10 +30,11 @@ skips them and converges on the records of a clean run.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
@@ -42,7 +43,7 @@ import numpy as np
 from sbert_rag._deps import require
 from sbert_rag.config import EncoderConfig
 from sbert_rag.errors import ConfigError, InvalidInputError, SbertRagError
-from sbert_rag.indexing.files import IMAGE_SUFFIXES, TEXT_KINDS, SourceFile, walk_folder
+from sbert_rag.indexing.files import SourceFile, file_kind, walk_folder
 from sbert_rag.indexing.indexer import (
     FilePlan,
     Indexer,
@@ -51,7 +52,6 @@ from sbert_rag.indexing.indexer import (
     SkippedFile,
     embed_inputs,
     plan_file,
-    prepare_store,
     record_kind,
 )
 from sbert_rag.indexing.store import FileState, Record
@@ -203,16 +203,6 @@ ones in ``metadata``), ``unchanged``, ``skipped`` (reason in ``document``, ``seq
 or ``ignored`` (not a file type the store reads; reason in ``document``)."""
 
 
-def _kind_of(name: str, images: bool) -> tuple[str | None, str]:
-    """How a dataset's file is read (as ``walk_folder`` chooses), or None and why it is left out."""
-    suffix = PurePosixPath(name).suffix.lower()
-    if suffix in TEXT_KINDS:
-        return TEXT_KINDS[suffix], ""
-    if suffix in IMAGE_SUFFIXES:
-        return ("image", "") if images else (None, "image (the store has no CLIP model)")
-    return None, f"unsupported type ({suffix or 'no suffix'})"
-
-
 class IndexFiles:
     """Ray Data callable class: plans and embeds a batch of files with the store's models.
 
@@ -287,7 +277,7 @@ class IndexFiles:
                 rel = PurePosixPath(path).relative_to(self.root).as_posix()
             except ValueError:
                 return None, f"outside the root folder {self.root}"
-        kind, reason = _kind_of(rel, self.models.has_clip)
+        kind, reason = file_kind(rel, self.models.has_clip)
         return (SourceFile(rel, Path(path), kind) if kind is not None else None), reason
 
 
@@ -509,24 +499,19 @@ def index_folder_distributed(
         opened = store
     else:
         opened = Store.open(store, create=True, **model_options)
-    base = options or IndexOptions(progress=False)
-    run_options = IndexOptions(**{**asdict(base), "prune": prune or base.prune, "moved": moved or base.moved})
-    records = opened.records
-    with records.writer():  # as Store.add_folder: a folder's writer lock; a server store takes none
-        opened._reopen()
-        prepare_store(records, opened.models, folder, {"max_tokens": max_tokens, "overlap_tokens": overlap_tokens},
-                      moved=run_options.moved)
-        started = _connect(address, num_cpus)
-        context = ray.data.DataContext.get_current()
-        bars = context.enable_progress_bars
-        context.enable_progress_bars = run_options.progress
-        try:
-            return RayIndexer(records, opened.models, folder, run_options, ray_options=ray_options,
-                              dataset=dataset).run()
-        finally:
-            context.enable_progress_bars = bars
-            if started:
-                ray.shutdown()
+    started = _connect(address, num_cpus)
+    context = ray.data.DataContext.get_current()
+    bars = context.enable_progress_bars
+    context.enable_progress_bars = (options or IndexOptions(progress=False)).progress
+    try:
+        return opened.run_indexer(
+            folder, prune=prune, moved=moved, max_tokens=max_tokens, overlap_tokens=overlap_tokens, options=options,
+            indexer=functools.partial(RayIndexer, ray_options=ray_options, dataset=dataset),
+        )
+    finally:
+        context.enable_progress_bars = bars
+        if started:
+            ray.shutdown()
 
 
 __all__ = ["RAY_EXTRA", "EmbedBatch", "IndexFiles", "RayIndexer", "RayOptions", "embed_dataset",

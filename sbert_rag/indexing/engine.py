@@ -12,7 +12,7 @@ parses no arguments.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -181,14 +181,31 @@ class Store:
         root = Path(folder).expanduser()
         if not root.is_dir():
             raise InvalidInputError(f"{str(folder)!r} is not a folder; pass the folder to index")
-        root = root.resolve()
+        return self.run_indexer(root.resolve(), prune=prune, moved=moved, max_tokens=max_tokens,
+                                overlap_tokens=overlap_tokens, options=options)
+
+    def run_indexer(
+        self, root: Path | None, *, prune: bool = False, moved: bool = False, max_tokens: int | None = None,
+        overlap_tokens: int | None = None, options: IndexOptions | None = None,
+        indexer: Callable[..., Indexer] = Indexer,
+    ) -> IndexReport:
+        """One index run under the store's writer lock: the manifest is created or checked, then
+        ``indexer(records, models, root, options).run()`` (``Indexer``, or another engine's
+        subclass, e.g. ``sbert_rag.distributed``'s) brings the records in line with the files.
+
+        Args:
+            root: the folder indexed (absolute), recorded by the store; None = files named
+                as given (a dataset of files).
+            prune, moved, max_tokens, overlap_tokens, options: as for :meth:`add_folder`.
+            indexer: builds the run.
+        """
         base = options or IndexOptions(progress=False)
         run_options = IndexOptions(**{**asdict(base), "prune": prune or base.prune, "moved": moved or base.moved})
         with self.records.writer():
             self._reopen()
             prepare_store(self.records, self.models, root,
                           {"max_tokens": max_tokens, "overlap_tokens": overlap_tokens}, moved=run_options.moved)
-            return Indexer(self.records, self.models, root, run_options).run()
+            return indexer(self.records, self.models, root, run_options).run()
 
     def add_texts(
         self,

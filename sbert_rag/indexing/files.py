@@ -15,7 +15,7 @@ import os
 import stat
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from sbert_rag.errors import InvalidInputError
 
@@ -65,6 +65,21 @@ class WalkResult:
     ignored: Counter[str] = field(default_factory=Counter)
 
 
+def file_kind(name: str, images: bool) -> tuple[str | None, str]:
+    """How a file named ``name`` is read (``TEXT_KINDS`` value or ``"image"``), or None and why it is left out.
+
+    Args:
+        name: the file's name or path (its suffix decides).
+        images: whether images are indexed (the store has a CLIP model).
+    """
+    suffix = PurePosixPath(name).suffix.lower()
+    if suffix in TEXT_KINDS:
+        return TEXT_KINDS[suffix], ""
+    if suffix in IMAGE_SUFFIXES:
+        return ("image", "") if images else (None, "image (the store has no CLIP model)")
+    return None, f"unsupported type ({suffix or 'no suffix'})"
+
+
 def walk_folder(root: Path, *, images: bool, exclude: tuple[Path, ...] = ()) -> WalkResult:
     """Find the files under ``root`` to index.
 
@@ -95,13 +110,9 @@ def walk_folder(root: Path, *, images: bool, exclude: tuple[Path, ...] = ()) -> 
             if name.startswith("."):
                 continue
             path = here / name
-            suffix = path.suffix.lower()
-            kind = TEXT_KINDS.get(suffix) or ("image" if suffix in IMAGE_SUFFIXES else None)
-            if kind == "image" and not images:
-                result.ignored["image (pass --clip to index images)"] += 1
-                continue
+            kind, reason = file_kind(name, images)
             if kind is None:
-                result.ignored[f"unsupported type ({suffix or 'no suffix'})"] += 1
+                result.ignored[reason] += 1
                 continue
             result.files.append(SourceFile(path.relative_to(root).as_posix(), path, kind))
     result.files.sort(key=lambda f: f.rel)

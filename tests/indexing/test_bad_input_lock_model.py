@@ -45,7 +45,7 @@ def test_bad_files_are_reported_and_skipped_while_the_rest_is_indexed(cli, corpu
     assert "cannot read" in reasons["loop.txt"] and "symbolic links" in reasons["loop.txt"]
     assert "not a regular file" in reasons["pipe.txt"]
     assert summary["written"] == 9  # the 8 corpus files and latin1.txt
-    assert summary["ignored"] == {"image (pass --clip to index images)": 1, "unsupported type (.py)": 1}
+    assert summary["ignored"] == {"image (the store has no CLIP model)": 1, "unsupported type (.py)": 1}
 
     code, out, _ = cli("index", str(corpus), "--store", str(tmp_path / "store"), "--quiet")
     assert code == 0 and "skipped 9 file(s):" in out and "  junk.txt: binary data (NUL bytes), not text" in out

@@ -51,7 +51,7 @@ def test_walk_skips_hidden_the_store_and_linked_folders(tmp_path: Path) -> None:
     (tmp_path / "link").symlink_to(tmp_path / "sub", target_is_directory=True)
     found = walk_folder(tmp_path, images=False, exclude=(tmp_path / "store",))
     assert [(f.rel, f.kind) for f in found.files] == [("a.md", "markdown"), ("sub/b.TXT", "text")]
-    assert found.ignored == {"unsupported type (.csv)": 1, "image (pass --clip to index images)": 1}
+    assert found.ignored == {"unsupported type (.csv)": 1, "image (the store has no CLIP model)": 1}
     assert [f.rel for f in walk_folder(tmp_path, images=True, exclude=(tmp_path / "store",)).files][1] == "p.png"
 
 
