@@ -41,7 +41,7 @@ FLAGS = {
     "path": "--store", "model": "--model", "clip": "--clip", "moved": "--moved", "prune": "--prune",
     "max_tokens": "--max-tokens", "overlap_tokens": "--overlap-tokens", "max_file_bytes": "--max-file-mb",
     "collection": "--collection", "token": "--token-env", "address": "--address", "workers": "--workers",
-    "gpus_per_worker": "--gpus-per-worker", "host": "--host", "port": "--port",
+    "gpus_per_worker": "--gpus-per-worker", "cpus_per_worker": "--cpus-per-worker", "host": "--host", "port": "--port",
 }
 """Library setting names (``SbertRagError.settings``) -> the flags that set them."""
 

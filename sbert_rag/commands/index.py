@@ -45,6 +45,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="with --engine ray: actors, each with its own copy of the models (default: 1)")
     parser.add_argument("--gpus-per-worker", type=float, default=None,
                         help="with --engine ray: GPUs per actor (default: 0)")
+    parser.add_argument("--cpus-per-worker", type=float, default=None,
+                        help="with --engine ray: CPUs per actor, the threads its models use (default: 1)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--json", action="store_true", help="print the summary as one JSON object")
 
@@ -60,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.quiet, moved=args.moved,
     )
     ray_flags = [flag for flag, value in (("--address", args.address), ("--workers", args.workers),
-                                          ("--gpus-per-worker", args.gpus_per_worker)) if value is not None]
+                                          ("--gpus-per-worker", args.gpus_per_worker),
+                                          ("--cpus-per-worker", args.cpus_per_worker)) if value is not None]
     if args.engine == "local" and ray_flags:
         raise InvalidInputError(f"{', '.join(ray_flags)} apply with --engine ray; add it, or leave them out")
     store = open_store(args, create=True, clip=args.clip)
@@ -70,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
 
         report = index_folder_distributed(
             root, store, options=options, address=args.address, workers=args.workers or 1,
-            gpus_per_worker=args.gpus_per_worker or 0, **chunking,
+            gpus_per_worker=args.gpus_per_worker or 0, cpus_per_worker=args.cpus_per_worker or 1, **chunking,
         )
     else:
         report = store.add_folder(root, options=options, **chunking)

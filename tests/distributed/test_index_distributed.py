@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -102,3 +103,58 @@ def test_bad_sources_and_options_are_refused_before_any_work(
     with pytest.raises(InvalidInputError, match="model options .* come with a store location"):
         index_folder_distributed(small_corpus, opened, model=str(tiny_model))
     assert not (tmp_path / "s").exists() or not any((tmp_path / "s").iterdir())  # nothing written
+
+
+def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    from sbert_rag.cli import main
+
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_the_index_command_on_ray_into_a_server_store(
+    ray_runtime, chroma_server: int, tiny_model: Path, small_corpus: Path, tmp_path: Path, capsys, monkeypatch
+) -> None:
+    """``sbert-rag index DIR --store URL --engine ray`` answers the same top-10 as a local build of DIR."""
+    monkeypatch.setenv("SBERT_RAG_CACHE", str(tmp_path / "cache"))
+    url = f"http://127.0.0.1:{chroma_server}/cli-ray"
+    options = ("--model", str(tiny_model), "--dtype", "float32", "--device", "cpu", "--quiet", "--json")
+    code, out, err = _cli(capsys, "index", str(small_corpus), "--store", url, "--engine", "ray", "--workers", "2",
+                          "--cpus-per-worker", "1", *options)
+    assert code == 0, err
+    assert json.loads(out)["store"] == url and json.loads(out)["files"] == 4
+    code, _, err = _cli(capsys, "index", str(small_corpus), "--store", str(tmp_path / "local"), *options)
+    assert code == 0, err
+    for query in ("the cat sits in the house", "blue car", "a green tree"):
+        ranked = []
+        for store in (url, str(tmp_path / "local")):
+            code, out, err = _cli(capsys, "search", query, "--store", store, "--k", "10", "--json",
+                                  "--dtype", "float32", "--device", "cpu")
+            assert code == 0, err
+            ranked.append([hit["id"] for hit in json.loads(out)])
+        assert ranked[0] == ranked[1] and ranked[0], query
+    code, _, err = _cli(capsys, "index", str(small_corpus), "--store", url, "--workers", "2", *options)
+    assert code == 2 and "--workers apply with --engine ray" in err
+
+
+def test_images_go_through_clip_on_ray_as_locally(
+    ray_runtime, tiny_model: Path, tiny_clip, small_corpus: Path, tmp_path: Path, store_records
+) -> None:
+    from PIL import Image
+
+    from sbert_rag.distributed import index_folder_distributed
+
+    clip = tiny_clip.save(tmp_path / "clip")
+    for i, color in enumerate(("red", "blue", "green")):
+        Image.new("RGB", (40, 30), color).save(small_corpus / f"picture-{i}.png")
+    local = Store.open(tmp_path / "local", create=True, model=str(tiny_model), clip=str(clip), **MODEL_OPTIONS)
+    local_report = local.add_folder(small_corpus)
+    assert local_report.totals["images"] == 3
+    report = index_folder_distributed(small_corpus, tmp_path / "ray", model=str(tiny_model), clip=str(clip),
+                                      workers=2, batch_size=2, **MODEL_OPTIONS)
+    assert report.totals == local_report.totals and report.images_added == 3
+    _same_records(store_records(tmp_path / "ray"), store_records(tmp_path / "local"))
+    ray_store = Store.open(tmp_path / "ray", **MODEL_OPTIONS)
+    assert [h.id for h in ray_store.search("a red picture", k=5, mode="dense")] == \
+        [h.id for h in local.search("a red picture", k=5, mode="dense")]
