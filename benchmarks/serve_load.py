@@ -250,7 +250,7 @@ def in_process(texts: list[str], n_offline: int) -> dict[str, float]:
     rates = []
     for _ in range(2):
         t0 = time.perf_counter()
-        enc.encode_passages(work)
+        enc.encode_passages(work, show_progress=False)
         rates.append(len(work) / (time.perf_counter() - t0))
     lat = []
     for s in texts[:200]:
