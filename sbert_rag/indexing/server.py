@@ -169,25 +169,19 @@ class ServerStore(IndexStore):
 
     # ------------------------------------------------------------------ the server
     @contextlib.contextmanager
-    def _session(self) -> Iterator[None]:
-        """No access lock (the server serialises its clients); a new generation after writes."""
-        if self._depth:
-            self._depth += 1
-            try:
-                yield
-            finally:
-                self._depth -= 1
-            return
-        self._depth = 1
+    def _outermost_session(self) -> Iterator[None]:
+        """No access lock (the server serialises its clients); the client stays open."""
         try:
             with self._unavailable():
                 yield
-                for kind in sorted(self._dirty):
-                    self._bump(kind)
         finally:
-            self._depth = 0
             self._dirty.clear()
             self._collections = {}  # re-read next session: another client may have created one
+
+    def _session_done(self) -> None:
+        """A new generation for each kind written in the session: searchers rebuild their caches."""
+        for kind in sorted(self._dirty):
+            self._bump(kind)
 
     @contextlib.contextmanager
     def _unavailable(self) -> Iterator[None]:

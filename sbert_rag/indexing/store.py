@@ -214,15 +214,28 @@ class IndexStore:
             finally:
                 self._depth -= 1
             return
-        with access_lock(self.path):
+        with self._outermost_session():
             self._depth = 1
             try:
                 yield
+                self._session_done()
             finally:
                 self._depth = 0
+
+    @contextlib.contextmanager
+    def _outermost_session(self) -> Iterator[None]:
+        """What the outermost session holds: the access lock, and a client closed at its end (the
+        next session opens afresh and sees other processes' writes)."""
+        with access_lock(self.path):
+            try:
+                yield
+            finally:
                 if self._client is not None:
-                    self._client.close()  # the next session opens afresh and sees other processes' writes
+                    self._client.close()
                 self._client, self._collections = None, {}
+
+    def _session_done(self) -> None:
+        """At the end of an outermost session that raised nothing, still inside it."""
 
     def _chroma(self) -> Any:
         if not self._depth:
