@@ -99,8 +99,9 @@ def search_store(
     Raises:
         InvalidInputError: the query is blank, ``k`` < 1, or ``mode`` is unknown.
     """
-    hits = rank_store(store, models, [query], k, mode, fusion, where)[0]
-    return fetch_hits(store, [h.id for h in hits], hits)
+    ranked, snapshot = _rank(store, models, [query], k, mode, fusion, where)
+    hits = ranked[0]
+    return fetch_hits(store, [h.id for h in hits], hits, snapshot)
 
 
 def rank_store(
@@ -119,6 +120,15 @@ def rank_store(
     Returns:
         One list of at most ``k`` hits per query, best first.
     """
+    return _rank(store, models, queries, k, mode, fusion, where, by)[0]
+
+
+def _rank(
+    store: IndexStore, models: StoreModels, queries: Sequence[str], k: int, mode: str,
+    fusion: FusionConfig | None, where: Mapping[str, Any] | None, by: str = "chunk",
+) -> tuple[list[list[Hit]], dict[str, str]]:
+    """``rank_store``, and the fingerprint of each kind's ranked records when they came from
+    sidecars (``fetch_hits`` then reads their texts from the same moment)."""
     queries = list(queries)
     for query in queries:
         check_query(query, k, mode)
@@ -131,15 +141,17 @@ def rank_store(
                   if models.has_clip and mode != "bm25" and by == "chunk" else None)
         allowed = {kind: store.ids_where(kind, where) for kind in ("text", "image")} if where else {}
         doc_of = _files_of(store) if by == "file" else None
+    snapshot = {kind: found.fingerprint for kind, found in (("text", text), ("image", images))
+                if found is not None and found.fingerprint is not None}
     # models run outside the store's access lock, so an index run is held up only by Chroma calls
     dense = _filtered(DenseSource(models.text, text.dense), allowed.get("text")) if text.dense else None
     lexical = _filtered(BM25Source(text.bm25), allowed.get("text")) if text.bm25 else None
     texts = hybrid_search(dense, lexical, queries, k, fusion, doc_of) if dense or lexical else [[] for _ in queries]
     if images is None or images.dense is None:
-        return texts
+        return texts, snapshot
     source = _filtered(DenseSource(_CLIPTexts(models.clip), images.dense), allowed.get("image"))
     pictures = source.search(queries, min(k, len(source))) if len(source) else [[] for _ in queries]
-    return [score_fusion([t, p])[:k] if t and p else t or p for t, p in zip(texts, pictures)]
+    return [score_fusion([t, p])[:k] if t and p else t or p for t, p in zip(texts, pictures)], snapshot
 
 
 def _files_of(store: IndexStore) -> dict[str, str]:
@@ -157,7 +169,8 @@ def search_images(store: IndexStore, models: StoreModels, image: Any, k: int) ->
         return []
     vector = models.clip.encode_images([image])  # (1, dim)
     hits = images.dense.search(vector, min(k, len(images.dense)))[0]
-    return fetch_hits(store, [h.id for h in hits], hits)
+    snapshot = {"image": images.fingerprint} if images.fingerprint is not None else None
+    return fetch_hits(store, [h.id for h in hits], hits, snapshot)
 
 
 def check_query(query: object, k: object, mode: object) -> None:
@@ -213,18 +226,25 @@ def _filtered(source: Source, allowed: set[str] | None) -> Source:
     return source if allowed is None else _Filtered(source, allowed)
 
 
-def fetch_hits(store: IndexStore, ids: list[str], ranked: Sequence[Hit] | None = None) -> list[SearchHit]:
+def fetch_hits(
+    store: IndexStore, ids: list[str], ranked: Sequence[Hit] | None = None, snapshot: Mapping[str, str] | None = None,
+) -> list[SearchHit]:
     """Attach stored text and metadata to ranked ids; ids no longer stored are dropped.
 
     Args:
         store: the store.
         ids: record ids (text or image), best first.
         ranked: their hits (scores and sources); None = stored records looked up by id (score 0).
+        snapshot: per kind, the fingerprint the ranking's sidecars carried: their records
+            table is read without checking again whether the store is at rest.
     """
+    snapshot = snapshot or {}
     stored: dict[str, tuple[str, dict[str, Any]]] = {}
     for kind in ("text", "image"):
         wanted = [i for i in ids if i not in stored]
-        table = store.records_at_rest(kind) if wanted else None
+        table = None
+        if wanted:
+            table = store.records_at(kind, snapshot[kind]) if kind in snapshot else store.records_at_rest(kind)
         if table is not None:
             stored.update(table.fetch(wanted))
         elif wanted:

@@ -98,12 +98,15 @@ class StoreIndexes:
         dense: their vectors (cosine), or None.
         bm25: BM25 over their passages (text only), or None.
         records: their texts and metadata, or None.
+        fingerprint: the fingerprint of the ids when they were read from sidecars (or saved
+            as sidecars): ``records_at`` gives their texts and metadata from the same moment.
     """
 
     ids: list[str] | None
     dense: DenseIndex | None = None
     bm25: BM25Index | None = None
     records: RecordTable | None = None
+    fingerprint: str | None = None
 
 
 @dataclass(frozen=True)
@@ -403,7 +406,7 @@ class IndexStore:
         )
         # only what was asked for: a search uses every index it is given
         return StoreIndexes(ids, built.dense if dense else None, built.bm25 if bm25 else None,
-                            built.records if records else None)
+                            built.records if records else None, ids_fingerprint(ids) if save else None)
 
     def _at_rest(self, kind: str, *, bm25: bool, dense: bool, records: bool) -> StoreIndexes | None:
         """The sidecars when ``state.json`` says the store is at rest and they match it, else None."""
@@ -411,7 +414,7 @@ class IndexStore:
         if fingerprint is None:
             return None
         if fingerprint == ids_fingerprint([]):
-            return StoreIndexes([])
+            return StoreIndexes([], fingerprint=fingerprint)
         dense_folder, *_, records_folder = _SIDECARS[kind]
         wanted = {
             "dense": (dense, dense_folder, None, lambda p: DenseIndex.load(p, mmap=True)),
@@ -424,7 +427,11 @@ class IndexStore:
                 found[name] = load_sidecar_at(self.path / folder, fingerprint, config, loader=loader)
                 if found[name] is None:
                     return None
-        return StoreIndexes(None, **found)
+        return StoreIndexes(None, **found, fingerprint=fingerprint)
+
+    def records_at(self, kind: str, fingerprint: str) -> RecordTable | None:
+        """The records table of ``kind`` saved for the ids of ``fingerprint``, else None (then read Chroma)."""
+        return load_sidecar_at(self.path / _SIDECARS[kind][-1], fingerprint, loader=RecordTable.load)
 
     def records_at_rest(self, kind: str) -> RecordTable | None:
         """The records table of ``kind`` when the store is at rest, else None (then read Chroma)."""
