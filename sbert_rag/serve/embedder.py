@@ -148,9 +148,6 @@ class Embedder:
                     f"most {limit}, and this server refuses longer inputs (overflow policy 'error'): split it into "
                     f"shorter texts and send those", param=f"input[{i}]", code="input_too_long")
 
-    def usage_tokens(self, counts: list[int]) -> int:
-        return int(sum(counts))
-
     # ------------------------------------------------------------------ the worker thread
     def run(self, group: Hashable, payloads: list[list[Any]]) -> list[Rows]:
         """Embed the payloads of one batch in one call and split the result per request.
