@@ -132,7 +132,7 @@ def check_requested_models(manifest: Manifest, model: str | None, clip: str | No
             raise ConfigError(
                 f"store {str(store)!r} was built with {what} {recorded!r} (dim {dim}); refusing {what} "
                 f"{asked!r}: vectors of two models cannot be compared. Leave the {what} out to use the "
-                f"recorded one, or use another store folder for {asked!r}.",
+                f"recorded one, or use another store (folder or collection) for {asked!r}.",
                 settings=(("model" if what == "model" else "clip"), "path"),
             )
 
@@ -152,7 +152,7 @@ def check_vectors(manifest: Manifest, loaded: dict[str, Any], store: Path) -> No
         manifest.model, loaded, store,
         f"was built with model {manifest.model_name!r} (dim {manifest.dim}), but the model loaded now is "
         f"{loaded.get('model')!r} (dim {loaded.get('dim')}) and gives other vectors",
-        "Restore the recorded model, or index into another store folder.", ("path",),
+        "Restore the recorded model, or index into another store (folder or collection).", ("path",),
     )
 
 
@@ -171,7 +171,7 @@ def check_chunking(manifest: Manifest, requested: dict[str, Any], store: Path) -
     _refuse_changes(
         {k: manifest.chunking.get(k) for k in asked}, asked, store,
         "was chunked with other settings, and chunks of both would stay",
-        "Leave the setting out to use the recorded value, or use another store folder.",
+        "Leave the setting out to use the recorded value, or use another store (folder or collection).",
         ("max_tokens", "overlap_tokens", "path"),
     )
 
@@ -185,7 +185,7 @@ def check_root(manifest: Manifest, root: Path, store: Path, *, moved: bool) -> N
     if str(root) != manifest.root and not moved:
         raise ConfigError(
             f"store {str(store)!r} indexes folder {manifest.root!r}, not {str(root)!r}: their files would mix "
-            f"(and pruning would remove the other folder's). Use another store folder for {str(root)!r}, or "
+            f"(and pruning would remove the other folder's). Use another store (folder or collection) for {str(root)!r}, or "
             f"say the folder moved (moved=True) if {manifest.root!r} was moved there.",
             settings=("path", "moved"),
         )

@@ -126,7 +126,7 @@ class StoreModels:
                 raise ConfigError(
                     f"store {str(self.store_path)!r} holds CLIP vectors of dim {recorded.get('dim')}, but the "
                     f"CLIP model in {self.clip_path!r} now gives dim {clip.dim}. Restore that model, or index "
-                    f"into another store folder.",
+                    f"into another store (folder or collection).",
                     settings=("clip", "path"),
                 )
             self._clip = clip

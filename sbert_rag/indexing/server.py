@@ -39,7 +39,7 @@ from urllib.parse import urlsplit
 from sbert_rag._deps import require
 from sbert_rag.errors import ConfigError, InvalidInputError, ModelLoadError, StoreUnavailableError
 from sbert_rag.indexing.lock import access_lock
-from sbert_rag.indexing.manifest import FORMAT_VERSION, Manifest
+from sbert_rag.indexing.manifest import FORMAT_VERSION, Manifest, check_vectors
 from sbert_rag.indexing.records import ids_fingerprint
 from sbert_rag.indexing.sidecar import clear_sidecar
 from sbert_rag.indexing.store import _SIDECARS, IndexStore, StoreIndexes
@@ -275,7 +275,14 @@ class ServerStore(IndexStore):
             ) from err
 
     def write_manifest(self, manifest: Manifest) -> None:
-        """Keep ``manifest`` in the text collection's metadata (the collection is created if missing)."""
+        """Keep ``manifest`` in the text collection's metadata (the collection is created if missing).
+
+        Raises:
+            ConfigError: another client created the store meanwhile with another model.
+        """
+        stored = self.read_manifest()
+        if stored is not None:
+            check_vectors(stored, manifest.model, self.location)
         self.manifest = manifest  # the new collection records the model's embedding function
         with self.session():
             self._update_metadata("text", {MANIFEST_KEY: json.dumps(asdict(manifest))}, create=True)

@@ -147,6 +147,16 @@ def test_the_cli_over_a_server_store(server: str, corpus: Path, cli) -> None:
     assert code == 2 and "--collection" in err
 
 
+def test_a_client_creating_the_store_with_another_model_is_refused(server: str, tiny_models) -> None:
+    url = _url(server)
+    first = Store.open(url, create=True, model=str(tiny_models[0]), dtype="float32")
+    second = Store.open(url, create=True, model=str(tiny_models[1]), dtype="float32")  # neither sees a store yet
+    first.add_texts(["the cat sits"])
+    with pytest.raises(sbert_rag.ConfigError, match="was built with model .*plain.* but the model loaded now .*prompted"):
+        second.add_texts(["the dog runs"])
+    assert Store.open(url).info()["chunks"] == 1
+
+
 def test_a_collection_written_by_someone_else_is_refused(server: str) -> None:
     url = _url(server)
     name = url.rsplit("/", 1)[1]
