@@ -125,6 +125,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
 
+    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # a local runtime on 127.0.0.1 only
     import ray
 
     dataset = load_beir(args.data, "dev")

@@ -2,7 +2,7 @@
 
 Sockets are blocked by pytest-socket (see pyproject addopts; loopback stays open for the Chroma
 server test), ``HF_HUB_OFFLINE=1`` is set before anything imports huggingface_hub, so a hidden
-download fails fast instead of hanging.
+download fails fast instead of hanging, and Ray keeps to 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -21,6 +21,9 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Ray binds its processes to the address it finds for this machine unless told it runs no
+# cluster: then 127.0.0.1, so the Ray tests talk over loopback only (read when ray is imported)
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

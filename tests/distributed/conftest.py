@@ -55,6 +55,7 @@ def _ray_local() -> Iterator[tuple[Any, str]]:
         os.environ.clear()
         os.environ.update(saved)
     try:
+        assert {node["NodeManagerAddress"] for node in ray.nodes()} == {"127.0.0.1"}  # loopback only
         yield ray, temp
     finally:
         ray.shutdown()
