@@ -142,13 +142,13 @@ def main() -> None:
             "ray1": timed_run("ray1", files, url, args.dtype, 1),
             "ray2": timed_run("ray2", files, url, args.dtype, 2),
         }
-        ray.shutdown()
         ids = {name: set(Store.open(f"{url}/{name}").records.read("text").ids) for name in runs}
         same = ids["local"] == ids["ray1"] == ids["ray2"]
         queries = [q for q in dataset.queries.values()][: args.queries]
         latency = search_latency(f"{url}/local", queries, args.dtype)
         write_rate = server_write_rate(url, "local")
     finally:
+        ray.shutdown()
         chroma.terminate()
         chroma.wait(timeout=30)
         shutil.rmtree(work, ignore_errors=True)
