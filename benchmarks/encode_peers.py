@@ -22,8 +22,8 @@ runs each; the best run counts. Min cosine is against ``st_fp32``'s vectors.
 
 An engine that cannot be built, loaded or run gets an ``errors`` entry with the exact reason.
 
-Usage (from the repository root; the data lies in ../shared/data); the defaults (1,000 sentences,
-150 passages, 3 repeats) take about 8 minutes on 2 cores once the environment and exports exist:
+Usage (from the repository root; the data lies in ../shared/data); the defaults (600 sentences,
+100 passages, 3 repeats) took 7 min 10 s on 2 busy cores once the environment and exports existed:
     python benchmarks/encode_peers.py --json
     python benchmarks/encode_peers.py --json --short 200 --passages 30 --repeats 1   # smoke run
 """
@@ -372,8 +372,8 @@ def measure(args: argparse.Namespace, engines: list[str], pythons: dict[str, Pat
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--short", type=int, default=1000, help="STS-B sentences (default 1000)")
-    parser.add_argument("--passages", type=int, default=150, help="SciFact passages (default 150)")
+    parser.add_argument("--short", type=int, default=600, help="STS-B sentences (default 600)")
+    parser.add_argument("--passages", type=int, default=100, help="SciFact passages (default 100)")
     parser.add_argument("--rounds", type=int, default=1, help="fresh sets of engine processes (default 1)")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per engine and round (default 3)")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="threads per engine (default: CPUs)")
