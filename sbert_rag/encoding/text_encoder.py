@@ -380,13 +380,32 @@ class TextEncoder:
                 out = torch.nn.functional.normalize(out, p=2.0, dim=1)
             return out.cpu().numpy().astype(np.float32, copy=False)
 
+    @property
+    def forward_path(self) -> str:
+        """The forward encoding runs, fixed by the loading options (``packed``, device, dtype).
+
+        ``"masked"``: the Hugging Face forward over right-padded batches with an attention mask
+        (``packed=False``; GPUs; dtypes or architectures the packed forward lacks).
+        ``"packed"``: the padding-free forward (``sbert_rag.encoding.packed``).
+        ``"numpy+packed"``: loaded without torch (CPU, float32, default forward): calls of up to
+        ``NUMPY_MAX_TOKENS`` tokens run ``NumpyBert``, larger ones the packed forward; it reads
+        ``"packed"`` once the torch module is loaded (a larger call, or :attr:`module`).
+        Training mode runs the Hugging Face forward whatever this says (:meth:`uses_packed`).
+        """
+        if self._torch_free is not None:
+            return "numpy+packed"
+        if self.packed is False:
+            return "masked"
+        if self.packed or (self.device == "cpu" and self.dtype in (DType.BFLOAT16, DType.FLOAT32)):
+            return "packed"
+        return "masked"
+
     def uses_packed(self) -> bool:
-        """Whether encoding runs the padding-free forward (see ``packed`` of :meth:`from_pretrained`)."""
-        if self.packed is False or (self._module is not None and self._module.training):
+        """Whether the torch forward is the padding-free one: :attr:`forward_path` is not ``"masked"``
+        and the module is not training (training needs the Hugging Face forward)."""
+        if self._module is not None and self._module.training:
             return False
-        if self.packed:
-            return True
-        return self.device == "cpu" and self.dtype in (DType.BFLOAT16, DType.FLOAT32)
+        return self.forward_path != "masked"
 
     def _forward_rows(self, rows: list[list[int]], exclude_first: int) -> torch.Tensor:
         torch = require("torch")

@@ -1,4 +1,8 @@
-"""TextEncoder on a tiny random BERT: invariants, prompts, overflow policies, errors."""
+"""TextEncoder on a tiny random BERT: invariants, prompts, overflow policies, errors.
+
+Tests whose result depends on the forward run once per forward path (``path_encoder`` and
+``load_on_path`` of tests/encoding/conftest.py: masked, packed, numpy); the others use the default.
+"""
 
 from __future__ import annotations
 
@@ -12,25 +16,36 @@ from sbert_rag.encoding.tokenize import TruncationWarning
 from sbert_rag.errors import ConfigError
 
 TEXTS = ["the cat sits on the house", "a dog", "red bird and blue fish in a big green tree", "hello world"]
+# Lengths from 3 to 31 tokens: in one batch the short rows carry many padded positions.
+MIXED = [
+    "cat",
+    "a small blue house with a green tree and a big dog that runs in the house by the car and the red bird "
+    "eats fish from the tree",
+    "a dog",
+    "the cat sits on the house",
+    "red bird and blue fish in a big green tree",
+]
 
 
-def test_encode_shape_dtype_and_unit_norm(tiny_encoder: TextEncoder) -> None:
-    out = tiny_encoder.encode(TEXTS)
+def test_encode_shape_dtype_and_unit_norm(path_encoder: TextEncoder) -> None:
+    out = path_encoder.encode(TEXTS)
     assert out.shape == (4, 32) and out.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(out, axis=1), 1.0, rtol=1e-5)
 
 
-def test_text_alone_equals_text_in_padded_batch(tiny_encoder: TextEncoder) -> None:
-    batch = tiny_encoder.encode(TEXTS, batch_size=4)
-    for i, text in enumerate(TEXTS):
-        alone = tiny_encoder.encode([text])
+def test_text_alone_equals_text_in_padded_batch(path_encoder: TextEncoder) -> None:
+    lengths = path_encoder.count_tokens(MIXED)
+    assert max(lengths) >= 5 * min(lengths)  # one batch, mostly padding for the short rows
+    batch = path_encoder.encode(MIXED, batch_size=len(MIXED))
+    for i, text in enumerate(MIXED):
+        alone = path_encoder.encode([text])
         np.testing.assert_allclose(alone[0], batch[i], atol=1e-5)
 
 
-def test_shuffled_inputs_give_shuffled_outputs(tiny_encoder: TextEncoder) -> None:
-    out = tiny_encoder.encode(TEXTS, batch_size=2)
-    perm = [2, 0, 3, 1]
-    shuffled = tiny_encoder.encode([TEXTS[i] for i in perm], batch_size=3)
+def test_shuffled_inputs_give_shuffled_outputs(path_encoder: TextEncoder) -> None:
+    out = path_encoder.encode(MIXED, batch_size=2)
+    perm = [2, 0, 4, 3, 1]
+    shuffled = path_encoder.encode([MIXED[i] for i in perm], batch_size=3)
     np.testing.assert_allclose(shuffled, out[perm], atol=1e-5)
 
 
@@ -65,8 +80,8 @@ def test_query_errors_say_query(tiny_encoder: TextEncoder) -> None:
         tiny_encoder.encode_queries([None])
 
 
-def test_prompts_change_query_vectors(tiny_bert_dir) -> None:
-    enc = TextEncoder.from_pretrained(tiny_bert_dir, pooling="mean", query_prompt="query: ", passage_prompt="passage: ", device="cpu", dtype="float32")
+def test_prompts_change_query_vectors(load_on_path) -> None:
+    enc = load_on_path(pooling="mean", query_prompt="query: ", passage_prompt="passage: ")
     q = enc.encode_queries(TEXTS)
     p = enc.encode_passages(TEXTS)
     plain = enc.encode(TEXTS)
@@ -78,22 +93,24 @@ def test_prompts_change_query_vectors(tiny_bert_dir) -> None:
     assert enc.count_tokens(["a"], role="query") == [len(enc.tokenizer("query: a")["input_ids"])]
 
 
-def test_overflow_warn_truncates_once_per_call_with_report(tiny_encoder: TextEncoder) -> None:
+def test_overflow_warn_truncates_once_per_call_with_report(path_encoder: TextEncoder) -> None:
     long = " ".join(["cat"] * 100)  # 102 tokens with [CLS]/[SEP], limit 64
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        result = tiny_encoder.encode_with_report(["a dog", long, long + " dog"])
+        result = path_encoder.encode_with_report(["a dog", long, long + " dog"])
     msgs = [w for w in caught if issubclass(w.category, TruncationWarning)]
     assert len(msgs) == 1
     text = str(msgs[0].message)
     assert "2 of 3" in text and "indices: 1, 2" in text and "64 tokens" in text
     assert result.report.truncated == (1, 2)
     assert result.report.token_counts[1] == 102 and result.report.limit == 64
-    assert tiny_encoder.last_report == result.report
+    assert path_encoder.last_report == result.report
     assert result.report.tokens_lost == (102 - 64) + (103 - 64)
     # truncation keeps the first 62 content tokens: same vector as the pre-cut text
     cut = " ".join(["cat"] * 62)
-    np.testing.assert_allclose(result.embeddings[1], tiny_encoder.encode([cut])[0], atol=1e-5)
+    np.testing.assert_allclose(result.embeddings[1], path_encoder.encode([cut])[0], atol=1e-5)
+    # the short input, padded to 64 in the batch, is unaffected by its long neighbours
+    np.testing.assert_allclose(result.embeddings[0], path_encoder.encode(["a dog"])[0], atol=1e-5)
 
 
 def test_no_warning_when_everything_fits(tiny_encoder: TextEncoder) -> None:
@@ -110,11 +127,8 @@ def test_overflow_error_names_index_length_and_limit(tiny_encoder: TextEncoder) 
     assert (info.value.index, info.value.length, info.value.limit) == (1, 72, 64)
 
 
-def test_overflow_windows_keeps_everything(tiny_bert_dir) -> None:
-    enc = TextEncoder.from_pretrained(
-        tiny_bert_dir, pooling="mean", normalize=True, overflow="windows", window_overlap_tokens=8, device="cpu",
-        dtype="float32",
-    )
+def test_overflow_windows_keeps_everything(load_on_path) -> None:
+    enc = load_on_path(pooling="mean", normalize=True, overflow="windows", window_overlap_tokens=8)
     words = ["cat", "dog", "bird", "fish", "tree", "car"]
     long = " ".join(words[i % 6] for i in range(150))
     res = enc.encode_with_report(["a dog", long])
@@ -125,7 +139,7 @@ def test_overflow_windows_keeps_everything(tiny_bert_dir) -> None:
     ids = enc.tokenizer(long, add_special_tokens=False)["input_ids"]
     pieces = [ids[s : s + 62] for s in (0, 54, 108)]
     texts = [enc.tokenizer.decode(p) for p in pieces]
-    raw = TextEncoder.from_pretrained(tiny_bert_dir, pooling="mean", normalize=False, device="cpu", dtype="float32").encode(texts)
+    raw = load_on_path(pooling="mean", normalize=False).encode(texts)
     expected = (raw * np.array([[len(p)] for p in pieces])).sum(0)
     expected /= np.linalg.norm(expected)
     np.testing.assert_allclose(res.embeddings[1], expected, atol=1e-5)
@@ -133,19 +147,23 @@ def test_overflow_windows_keeps_everything(tiny_bert_dir) -> None:
     np.testing.assert_allclose(res.embeddings[0], enc.encode(["a dog"])[0], atol=1e-5)
 
 
-def test_bfloat16_runs_close_to_float32(tiny_bert_dir) -> None:
-    enc = TextEncoder.from_pretrained(tiny_bert_dir, pooling="mean", normalize=True, dtype="bfloat16", device="cpu")
-    ref = TextEncoder.from_pretrained(tiny_bert_dir, pooling="mean", normalize=True, device="cpu", dtype="float32")
-    out = enc.encode(TEXTS)
+def test_bfloat16_runs_close_to_float32(load_on_path) -> None:
+    enc = load_on_path(pooling="mean", normalize=True, dtype="bfloat16")  # skipped on the numpy path: fp32 only
+    ref = load_on_path(pooling="mean", normalize=True)
+    out = enc.encode(MIXED)
     assert out.dtype == np.float32
-    assert ((out * ref.encode(TEXTS)).sum(1) > 0.98).all()
+    assert ((out * ref.encode(MIXED)).sum(1) > 0.98).all()
 
 
-def test_normalize_switch_and_pooling_override(tiny_bert_dir) -> None:
-    raw = TextEncoder.from_pretrained(tiny_bert_dir, pooling="cls", device="cpu", dtype="float32").encode(TEXTS)
+def test_normalize_switch_and_pooling_override(load_on_path) -> None:
+    raw = load_on_path(pooling="cls").encode(TEXTS)
     assert not np.allclose(np.linalg.norm(raw, axis=1), 1.0)
-    two = TextEncoder.from_pretrained(tiny_bert_dir, pooling=["cls", "max"], device="cpu", dtype="float32")
-    assert two.dim == 64 and two.encode(TEXTS).shape == (4, 64)
+    two = load_on_path(pooling=["cls", "max"])
+    both = two.encode(MIXED)
+    assert two.dim == 64 and both.shape == (5, 64)
+    # the two halves are the cls and max vectors of the same texts
+    np.testing.assert_allclose(both[:, :32], load_on_path(pooling="cls").encode(MIXED), atol=1e-5)
+    np.testing.assert_allclose(both[:, 32:], load_on_path(pooling="max").encode(MIXED), atol=1e-5)
 
 
 def test_plain_folder_needs_pooling(tiny_bert_dir) -> None:
@@ -173,14 +191,14 @@ def test_max_tokens_override_applies(tiny_bert_dir) -> None:
         enc.encode(["the cat sits on the big red house"])
 
 
-def test_dual_encoder_routes_roles(tiny_bert_dir) -> None:
-    q = TextEncoder.from_pretrained(tiny_bert_dir, pooling="cls", device="cpu", dtype="float32")
-    p = TextEncoder.from_pretrained(tiny_bert_dir, pooling="mean", device="cpu", dtype="float32")
+def test_dual_encoder_routes_roles(load_on_path) -> None:
+    q = load_on_path(pooling="cls")
+    p = load_on_path(pooling="mean")
     dual = DualEncoder(q, p)
     np.testing.assert_allclose(dual.encode_queries(TEXTS), q.encode_queries(TEXTS), atol=1e-6)
     np.testing.assert_allclose(dual.encode_passages(TEXTS), p.encode_passages(TEXTS), atol=1e-6)
     assert dual.dim == 32 and dual.max_tokens == 64
-    wide = TextEncoder.from_pretrained(tiny_bert_dir, pooling=["cls", "mean"], device="cpu", dtype="float32")
+    wide = load_on_path(pooling=["cls", "mean"])
     with pytest.raises(ConfigError, match="32-dim.*64"):
         DualEncoder(q, wide)
 
