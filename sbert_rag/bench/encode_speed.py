@@ -51,8 +51,14 @@ def contenders(
     return fns, ours, baseline
 
 
-def run_workload(texts: list[str], fns: dict[str, Callable], ours: Any, repeats: int, device: str) -> dict[str, Any]:
-    """Time every contender on ``texts``; report items/s, tokens/s and min cosine to st_fp32."""
+def run_workload(
+    texts: list[str], fns: dict[str, Callable], ours: Any, repeats: int, device: str, deadline: float | None = None
+) -> dict[str, Any]:
+    """Time every contender on ``texts``; report items/s, tokens/s and min cosine to st_fp32.
+
+    ``deadline`` (a ``time.perf_counter()`` value): no further repeat starts after it; the first
+    always runs. The result's ``repeats`` says how many ran.
+    """
     import torch
 
     sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
@@ -62,13 +68,17 @@ def run_workload(texts: list[str], fns: dict[str, Callable], ours: Any, repeats:
     outputs: dict[str, np.ndarray] = {}
     for name, fn in fns.items():  # warm-up: kernel builds, allocator, lazy imports
         fn(texts[: min(len(texts), 64)])
+    done = 0
     for _ in range(repeats):
+        if done and deadline is not None and time.perf_counter() > deadline:
+            break
+        done += 1
         for name, fn in fns.items():
             seconds, out = _timed(lambda: fn(texts), sync)
             best[name] = min(best.get(name, float("inf")), seconds)
             outputs[name] = out
     ref = outputs["st_fp32"] / np.linalg.norm(outputs["st_fp32"], axis=1, keepdims=True)
-    result: dict[str, Any] = {"items": len(texts), "tokens": tokens}
+    result: dict[str, Any] = {"items": len(texts), "distinct": len(set(texts)), "tokens": tokens, "repeats": done}
     for name, seconds in best.items():
         vec = outputs[name] / np.linalg.norm(outputs[name], axis=1, keepdims=True)
         result[name] = {

@@ -38,17 +38,33 @@ def read_corpus(path: Path) -> list[dict[str, Any]]:
 
 
 def passages(corpus: Path, n: int, encoder: Any) -> list[str]:
-    """First ``n`` passages: documents cut into token windows that fit ``encoder.max_tokens``."""
+    """First ``n`` passages: documents cut into token windows that fit ``encoder.max_tokens``.
+
+    When one pass over the corpus gives fewer than ``n`` (SciFact's 5,183 abstracts give about
+    8,000 full windows), further passes cut windows of 1/2, 1/4, ... that width: more distinct,
+    shorter passages (a piece equal to one already taken is skipped), mixed lengths as a RAG
+    index holds. Texts repeat only if 1-token windows still fall short. The first pass alone, so the same list, serves any ``n`` it covers.
+    """
     room = encoder.max_tokens - encoder.prompt_overhead("passage")
+    docs = [f"{row.get('title', '')} {row.get('text', '')}".strip() for row in read_corpus(corpus)]
+    spans_of: list[list[tuple[int, int]]] = []  # filled during the first pass, which may stop early
     out: list[str] = []
-    for row in read_corpus(corpus):
-        text = f"{row.get('title', '')} {row.get('text', '')}".strip()
-        spans = encoder.token_offsets(text)
-        for start in range(0, len(spans), room):
-            piece = spans[start : start + room]
-            chunk = text[piece[0][0] : piece[-1][1]].strip()
-            if chunk:
-                out.append(chunk)
-            if len(out) >= n:
-                return out
-    return out
+    seen: set[str] = set()
+    width = room
+    while width >= 1:
+        for i, text in enumerate(docs):
+            if i == len(spans_of):
+                spans_of.append(encoder.token_offsets(text))
+            spans = spans_of[i]
+            for start in range(0, len(spans), width):
+                piece = spans[start : start + width]
+                chunk = text[piece[0][0] : piece[-1][1]].strip()
+                if chunk and (width == room or chunk not in seen):
+                    out.append(chunk)
+                    seen.add(chunk)
+                if len(out) >= n:
+                    return out
+        width //= 2
+    if not out:
+        return out
+    return [out[i % len(out)] for i in range(n)]

@@ -28,7 +28,7 @@ from sbert_rag.encoding.prompts import Prompts
 from sbert_rag.encoding.report import EncodeResult, OverflowReport
 from sbert_rag.encoding.tokenize import NativeTokenizer, TokenizerView, TokenRows
 from sbert_rag.encoding.validate import validate_texts
-from sbert_rag.errors import ConfigError, ModelLoadError
+from sbert_rag.errors import ConfigError, InputTooLongError, ModelLoadError
 from sbert_rag.types import FloatMatrix, Role
 
 if TYPE_CHECKING:
@@ -40,6 +40,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 _TORCH_DTYPES = {DType.FLOAT32: "float32", DType.BFLOAT16: "bfloat16", DType.FLOAT16: "float16"}
+# CUDA calls with more texts than this tokenise in chunks of this many, each chunk in a thread
+# while the GPU runs the one before (the tokenizer, not the GPU, is the bottleneck there).
+_OVERLAP_TEXTS = 8192
 
 
 def resolve_device(device: str | None) -> str:
@@ -352,13 +355,15 @@ class TextEncoder:
         items = validate_texts(texts, what)
         policy = self.overflow if overflow is None else parse_overflow(overflow)
         text_prompt = self.prompts.for_call(role, prompt)
+        exclude = self.tokens.n_prefix + self.tokens.prompt_tokens(text_prompt) if text_prompt else 0
+        size = self.batch_size if batch_size is None else check_positive_int(batch_size, "batch_size")
+        progress = len(items) > 2048 if show_progress is None else show_progress
+        if self.device.startswith("cuda") and len(items) > _OVERLAP_TEXTS:
+            return self._encode_overlapped(items, text_prompt, policy, what, exclude, size, progress)
         rows = self.tokens.prepare(
             items, prompt=text_prompt, policy=policy, window_overlap=self.window_overlap_tokens, what=what
         )
         self.last_report = rows.report
-        exclude = self.tokens.n_prefix + self.tokens.prompt_tokens(text_prompt) if text_prompt else 0
-        size = self.batch_size if batch_size is None else check_positive_int(batch_size, "batch_size")
-        progress = len(items) > 2048 if show_progress is None else show_progress
         vectors = self._run(rows, exclude, size, progress)
         return EncodeResult(embeddings=vectors, report=rows.report)
 
@@ -370,6 +375,10 @@ class TextEncoder:
         torch_free = self._torch_free
         if torch_free is not None and sum(lengths) <= NUMPY_MAX_TOKENS:
             return torch_free.encode(rows, batches, exclude_first, self.normalize)
+        return self._run_torch(rows, batches, exclude_first, progress).cpu().numpy().astype(np.float32, copy=False)
+
+    def _run_torch(self, rows: TokenRows, batches: list[list[int]], exclude_first: int, progress: bool) -> torch.Tensor:
+        """The torch forward over planned batches: float32 (n_inputs, dim) on the device; no host sync."""
         torch = require("torch")
         out = torch.empty((len(rows.rows), self.dim), dtype=torch.float32, device=self.device)
         with torch.inference_mode():
@@ -378,7 +387,57 @@ class TextEncoder:
             out = _combine_rows(out, rows, self.device)
             if self.normalize:
                 out = torch.nn.functional.normalize(out, p=2.0, dim=1)
-            return out.cpu().numpy().astype(np.float32, copy=False)
+        return out
+
+    def _encode_overlapped(
+        self, items: list[str], prompt: str, policy: OverflowPolicy, what: str, exclude_first: int, batch_size: int,
+        progress: bool,
+    ) -> EncodeResult:
+        """Tokenise chunk k+1 in a thread while the device runs chunk k; copy back once, at the end.
+
+        The Rust tokenizer releases the GIL, so it runs beside the Python that queues GPU work.
+        Same vectors as the one-chunk path (rows are length-sorted within a chunk); the report,
+        the warning and an ``InputTooLongError`` index count over the whole call.
+        """
+        from concurrent.futures import ThreadPoolExecutor
+
+        from sbert_rag.encoding.tokenize import warn_truncated
+
+        torch = require("torch")
+
+        def prepare(start: int) -> TokenRows:
+            chunk = items[start : start + _OVERLAP_TEXTS]
+            try:
+                return self.tokens.prepare(
+                    chunk, prompt=prompt, policy=policy, window_overlap=self.window_overlap_tokens, what=what, warn=False
+                )
+            except InputTooLongError as err:
+                raise InputTooLongError(start + err.index, err.length, err.limit, what=what) from None
+
+        starts = range(0, len(items), _OVERLAP_TEXTS)
+        parts: list[torch.Tensor] = []
+        reports: list[tuple[int, OverflowReport]] = []
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sbert_rag-tokenize") as pool:
+            pending = pool.submit(prepare, 0)
+            for start in starts:
+                rows = pending.result()
+                if start + _OVERLAP_TEXTS < len(items):
+                    pending = pool.submit(prepare, start + _OVERLAP_TEXTS)
+                batches = plan_batches([len(r) for r in rows.rows], batch_size, self.max_batch_tokens)
+                parts.append(self._run_torch(rows, batches, exclude_first, progress))
+                reports.append((start, rows.report))
+        first = reports[0][1]
+        report = OverflowReport(
+            limit=first.limit,
+            policy=first.policy,
+            token_counts=tuple(n for _, r in reports for n in r.token_counts),
+            truncated=tuple(start + i for start, r in reports for i in r.truncated),
+            windowed={start + i: k for start, r in reports for i, k in r.windowed.items()},
+        )
+        self.last_report = report
+        warn_truncated(report, what)
+        vectors = torch.cat(parts).cpu().numpy().astype(np.float32, copy=False)
+        return EncodeResult(embeddings=vectors, report=report)
 
     @property
     def forward_path(self) -> str:

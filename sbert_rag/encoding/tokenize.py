@@ -171,6 +171,7 @@ class TokenizerView:
         policy: OverflowPolicy = OverflowPolicy.WARN,
         window_overlap: int = 32,
         what: str = "input",
+        warn: bool = True,
     ) -> TokenRows:
         """Tokenise and apply the overflow policy.
 
@@ -180,6 +181,8 @@ class TokenizerView:
             policy: what to do with inputs longer than ``max_tokens``.
             window_overlap: tokens shared by consecutive windows (policy ``windows``).
             what: the word used for an input in messages (e.g. "query").
+            warn: emit the :class:`TruncationWarning` here; False leaves it to the caller
+                (:func:`warn_truncated`), which may merge the reports of several calls first.
 
         Raises:
             InputTooLongError: policy ``error`` and an input is too long (the first one).
@@ -213,15 +216,8 @@ class TokenizerView:
                     weight.append(float(n_content))
         truncated = tuple(long) if policy is OverflowPolicy.WARN else ()
         report = OverflowReport(limit=limit, policy=policy.value, token_counts=counts, truncated=truncated, windowed=windowed)
-        if truncated:
-            shown = ", ".join(str(i) for i in truncated[:20]) + (", ..." if len(truncated) > 20 else "")
-            message = (
-                f"{len(truncated)} of {len(texts)} {what}s exceed the model's {limit} tokens and were "
-                f"truncated (indices: {shown}; {report.tokens_lost} tokens dropped). Pass "
-                f"overflow='windows' to keep everything, overflow='error' to refuse, or chunk first."
-            )
-            facts = {"what": what, "n_inputs": len(texts), "token_counts": {i: counts[i] for i in truncated}, "limit": limit}
-            warnings.warn(TruncationWarning(message, **facts), stacklevel=4)
+        if warn:
+            warn_truncated(report, what)
         return TokenRows(
             rows=rows,
             owner=np.asarray(owner, dtype=np.int64),
@@ -255,6 +251,25 @@ class TokenizerView:
             if start + width >= len(body):
                 return out
             start += stride
+
+
+def warn_truncated(report: OverflowReport, what: str, stacklevel: int = 5) -> None:
+    """Emit the call's one :class:`TruncationWarning` when ``report`` says inputs were truncated.
+
+    ``stacklevel`` 5 points at the caller of ``TextEncoder.encode`` (this function, ``prepare``,
+    ``encode_with_report``, ``encode``, caller).
+    """
+    truncated, counts, limit = report.truncated, report.token_counts, report.limit
+    if not truncated:
+        return
+    shown = ", ".join(str(i) for i in truncated[:20]) + (", ..." if len(truncated) > 20 else "")
+    message = (
+        f"{len(truncated)} of {len(counts)} {what}s exceed the model's {limit} tokens and were "
+        f"truncated (indices: {shown}; {report.tokens_lost} tokens dropped). Pass "
+        f"overflow='windows' to keep everything, overflow='error' to refuse, or chunk first."
+    )
+    facts = {"what": what, "n_inputs": len(counts), "token_counts": {i: counts[i] for i in truncated}, "limit": limit}
+    warnings.warn(TruncationWarning(message, **facts), stacklevel=stacklevel)
 
 
 def _find(haystack: list[int], needle: list[int]) -> int:
