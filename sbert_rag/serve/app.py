@@ -31,7 +31,7 @@ from sbert_rag.errors import (
 from sbert_rag.serve.batcher import Batcher, QueueFullError
 from sbert_rag.serve.embedder import Embedder
 from sbert_rag.serve.metrics import Metrics
-from sbert_rag.serve.protocol import RequestError, embeddings_body, error_body, parse_embeddings, parse_json, parse_search
+from sbert_rag.serve.protocol import RequestError, embeddings_json, error_body, parse_embeddings, parse_json, parse_search
 
 logger = logging.getLogger(__name__)
 
@@ -93,9 +93,9 @@ def create_app(embedder: Embedder, store: Any = None, limits: Limits | None = No
     app.state.metrics = metrics
     app.state.batcher = batcher
 
-    def answer(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Any:
-        return responses.Response(json.dumps(body, ensure_ascii=False), status_code=status,
-                                  media_type="application/json", headers=headers)
+    def answer(status: int, body: dict[str, Any] | bytes, headers: dict[str, str] | None = None) -> Any:
+        content = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False)
+        return responses.Response(content, status_code=status, media_type="application/json", headers=headers)
 
     def guarded(route: str, handler: Callable[[Any], Awaitable[Any]], auth: bool = True) -> Callable[[Any], Awaitable[Any]]:
         async def endpoint(request: Any) -> Any:
@@ -147,7 +147,7 @@ def create_app(embedder: Embedder, store: Any = None, limits: Limits | None = No
         kind = "image" if req.has_images else "text"
         metrics.embedded(kind, len(req.inputs), rows.tokens, len(rows.truncated))
         ext = embedder.extension(model_id, req.role, rows)
-        out = embeddings_body(rows.vectors, req.encoding_format, model_id, rows.tokens, ext.to_dict())
+        out = embeddings_json(rows.vectors, req.encoding_format, model_id, rows.tokens, ext.to_dict())
         headers = {"X-Sbert-Rag-Truncated": ",".join(map(str, rows.truncated))} if rows.truncated else None
         return answer(200, out, headers)
 

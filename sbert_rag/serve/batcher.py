@@ -102,23 +102,25 @@ class Batcher:
             self._executor.shutdown(wait=True)
 
     async def _loop(self) -> None:
-        assert self._wake is not None  # set by start(), which creates this task
+        wake = self._wake
+        if wake is None:  # start() sets it before it creates this task; a check that survives python -O
+            raise RuntimeError("Batcher._loop runs only from start(), which creates the wake-up event first")
         loop = asyncio.get_running_loop()
         while True:
             while not self._pending:
                 if self._closing:
                     return
-                self._wake.clear()
-                await self._wake.wait()
+                wake.clear()
+                await wake.wait()
             first = self._pending[0]
             deadline = first.enqueued + self.wait_s
             while self._cost(first.group) < self.max_batch_tokens and not self._closing:
                 left = deadline - loop.time()
                 if left <= 0:
                     break
-                self._wake.clear()
+                wake.clear()
                 try:
-                    await asyncio.wait_for(self._wake.wait(), left)
+                    await asyncio.wait_for(wake.wait(), left)
                 except asyncio.TimeoutError:
                     break
             jobs = self._take(first.group)

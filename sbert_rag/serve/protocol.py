@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from sbert_rag.serve.floats import rows_json
 from sbert_rag.types import FloatMatrix
 
 ROLES = {"query": "query", "passage": "passage", "search_query": "query", "search_document": "passage",
@@ -204,6 +205,31 @@ def embeddings_body(vectors: FloatMatrix, encoding_format: str, model: str, prom
     data = [{"object": "embedding", "index": i, "embedding": e} for i, e in enumerate(embeddings)]
     return {"object": "list", "data": data, "model": model,
             "usage": {"prompt_tokens": prompt_tokens, "total_tokens": prompt_tokens}, "sbert_rag": extension}
+
+
+def embeddings_json(vectors: FloatMatrix, encoding_format: str, model: str, prompt_tokens: int,
+                    extension: dict[str, Any]) -> bytes:
+    """:func:`embeddings_body` as JSON bytes, laid out as ``json.dumps`` lays it out, without its per-float cost.
+
+    Float lists come from :func:`sbert_rag.serve.floats.rows_json` (9 significant digits, the same
+    float32 values back; a third of ``json.dumps``' time for 32 x 384); base64 rows are written as
+    they are (no escaping to do).
+
+    Args:
+        vectors: float32 (n, dim), one row per input in request order.
+        encoding_format: ``float`` or ``base64``.
+        model: the served model's id.
+        prompt_tokens: tokens of all text inputs.
+        extension: the ``sbert_rag`` field.
+    """
+    if encoding_format == "base64":
+        rows = ['"' + base64.b64encode(row.tobytes()).decode("ascii") + '"' for row in vectors.astype("<f4", copy=False)]
+    else:
+        rows = rows_json(vectors)
+    usage = {"prompt_tokens": prompt_tokens, "total_tokens": prompt_tokens}
+    data = ", ".join([f'{{"object": "embedding", "index": {i}, "embedding": {row}}}' for i, row in enumerate(rows)])
+    return (f'{{"object": "list", "data": [{data}], "model": {json.dumps(model, ensure_ascii=False)}, '
+            f'"usage": {json.dumps(usage)}, "sbert_rag": {json.dumps(extension, ensure_ascii=False)}}}').encode()
 
 
 def decode_base64_vectors(body: dict[str, Any]) -> FloatMatrix:

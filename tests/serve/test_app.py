@@ -51,6 +51,16 @@ def test_embeddings_match_encode_passages_and_queries(tiny_bert_dir):
     assert [d["index"] for d in passages["data"]] == [0, 1, 2] and passages["model"] == "tiny"
 
 
+def test_float_response_is_exactly_the_encoders_float32(tiny_encoder):
+    texts = ["the cat sits on the tree", "a red car", "hello world", "zebra crossing at noon"]
+    with client_for(tiny_encoder) as client:
+        floats = embed(client, {"input": texts}).json()
+        packed = embed(client, {"input": texts, "encoding_format": "base64"}).json()
+    got = np.array([d["embedding"] for d in floats["data"]], dtype=np.float64).astype(np.float32)
+    np.testing.assert_array_equal(got, decode_base64_vectors(packed))  # bit for bit, as base64 sends them
+    np.testing.assert_array_equal(got, tiny_encoder.encode_passages(texts))
+
+
 def test_overflow_warn_reports_truncated_inputs(warn_client, tiny_encoder):
     r = embed(warn_client, {"input": ["a cat", LONG, "a dog", LONG]})
     assert r.status_code == 200

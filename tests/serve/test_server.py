@@ -32,6 +32,9 @@ def test_openai_client_gets_in_process_vectors(minilm_server, default_encoder):
     assert got.usage.prompt_tokens == sum(default_encoder.count_tokens(TEXTS))
     floats = client.embeddings.create(input=TEXTS[0], model=MODEL, encoding_format="float")
     assert cosines([floats.data[0].embedding], want_p[:1]).min() >= 0.9999
+    packed = client.embeddings.create(input=TEXTS[0], model=MODEL)  # the same one input, as base64
+    assert np.array_equal(np.array(floats.data[0].embedding, dtype=np.float32),
+                          np.array(packed.data[0].embedding, dtype=np.float32))  # JSON numbers lose no bit
     queries = client.embeddings.create(input=TEXTS, model=MODEL, extra_body={"input_type": "query"})
     assert cosines([d.embedding for d in queries.data], default_encoder.encode_queries(TEXTS)).min() >= 0.9999
 
