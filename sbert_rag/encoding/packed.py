@@ -4,14 +4,16 @@ Owns an inference-only re-implementation of the BERT / RoBERTa / XLM-R encoder s
 on the real tokens of a batch only. Every per-token operation (projections, feed-forward,
 layer norms) works on one (tokens, hidden) matrix with no padding rows; attention runs per run of
 equal-length rows, so it needs no mask and spends nothing on padded keys. On CPU the weights are
-repacked once into oneDNN's blocked layout and GELU and the residual additions are fused into
-the matrix products (``torch.ops.mkldnn._linear_pointwise``); elsewhere, or where oneDNN lacks
-an op, plain torch ops compute the same thing.
+repacked once into oneDNN's blocked layout and the residual additions (and, on CPUs with
+AVX-512, GELU) are fused into the matrix products (``torch.ops.mkldnn._linear_pointwise``);
+elsewhere, or where oneDNN lacks an op, plain torch ops compute the same thing.
 
 Memory stays flat over any number of batches because the kernels see few distinct shapes: oneDNN
 builds and caches one kernel per shape, so the token matrix is rounded up to a multiple of
 16 or 128 rows (zero rows, dropped at the end), and attention, whose shapes follow the data, runs
-in fp32 through torch's BLAS matmul, which caches nothing per shape (and keeps the scores in fp32).
+in fp32 through torch's BLAS matmul or, for rows of 128 tokens or more, its fused
+``scaled_dot_product_attention`` (softmax without a pass over stored scores); neither caches
+anything per shape, and both keep the scores in fp32.
 
 It reads the Hugging Face model's weights and never changes them; when they change (training,
 ``load_state_dict``, a device move) :meth:`PackedCache.current` repacks. Results match the Hugging
@@ -55,6 +57,18 @@ _ACTIVATIONS = {
 }
 # Attention scores held at once (bytes): chunks of rows stay in the core's cache.
 _SCORE_BUDGET = 4 << 20
+# Rows at least this long attend through torch's fused scaled_dot_product_attention: measured on
+# SciFact passages (256 tokens) 10 % faster than matmul + softmax + matmul; on short rows slower.
+_FUSED_ATTENTION_MIN_LENGTH = 128
+
+
+def fused_activation_pays() -> bool:
+    """Whether oneDNN's GELU post-op beats a separate in-place GELU: with AVX-512 (measured in
+    the bf16 runs of docs/speed.md); on AVX2 CPUs the post-op is slower than the two passes
+    (2-core AMD EPYC, fp32: up-projection 26.6 ms fused against 20.0 + 3.0 ms apart)."""
+    import torch
+
+    return torch.backends.cpu.get_cpu_capability().startswith("AVX512")
 
 
 def padded_tokens(tokens: int) -> int:
@@ -130,11 +144,12 @@ def _pack(rows: Sequence[Sequence[int]]) -> tuple[npt.NDArray[np.int64], npt.NDA
 class _Projection:
     """One linear layer with an optional fused activation and residual addition."""
 
-    def __init__(self, weight: torch.Tensor, bias: torch.Tensor, onednn: bool, rows_hint: int) -> None:
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor, onednn: bool, rows_hint: int, fuse_act: bool = True) -> None:
         import torch
 
         self.bias = bias
         self.onednn = onednn
+        self.fuse_act = fuse_act
         self.weight = torch.ops.mkldnn._reorder_linear_weight(weight, rows_hint) if onednn else weight
 
     def __call__(self, x: torch.Tensor, act: tuple[str, str, str] | None = None, residual: torch.Tensor | None = None) -> torch.Tensor:
@@ -145,9 +160,12 @@ class _Projection:
             op = torch.ops.mkldnn._linear_pointwise
             if residual is not None:
                 return op.binary(x, residual, self.weight, self.bias, "add")
-            if act is not None:
+            if act is not None and self.fuse_act:
                 return op(x, self.weight, self.bias, act[0], [], act[1])
-            return op(x, self.weight, self.bias, "none", [], "")
+            y = op(x, self.weight, self.bias, "none", [], "")
+            if act is None:
+                return y
+            return y.relu_() if act[0] == "relu" else torch.ops.aten.gelu_(y, approximate=act[2])
         y = F.linear(x, self.weight, self.bias)
         if residual is not None:
             return y.add_(residual)
@@ -185,8 +203,10 @@ class PackedBert:
         self.embed_norm = (get("embeddings.LayerNorm.weight"), get("embeddings.LayerNorm.bias"))
         scale = self.head_dim**-0.5
 
+        fuse_act = onednn and fused_activation_pays()
+
         def proj(w: torch.Tensor, b: torch.Tensor) -> _Projection:
-            return _Projection(w.contiguous(), b.contiguous(), onednn, rows_hint)
+            return _Projection(w.contiguous(), b.contiguous(), onednn, rows_hint, fuse_act)
 
         self.layers = []
         for i in range(int(config.num_hidden_layers)):
@@ -269,6 +289,10 @@ class PackedBert:
             n = min(step, count - first)
             span = slice(first * length, (first + n) * length)
             qh, kh, vh = (t[span].view(n, length, h, d).transpose(1, 2).float() for t in (q, k, v))
+            if length >= _FUSED_ATTENTION_MIN_LENGTH:
+                ctx = torch.nn.functional.scaled_dot_product_attention(qh, kh, vh, scale=1.0)  # already scaled
+                out[span].view(n, length, h, d).copy_(ctx.transpose(1, 2))
+                continue
             scores = torch.matmul(qh, kh.transpose(-1, -2))  # (n, h, length, length), already scaled
             ctx = torch.matmul(torch.softmax(scores, dim=-1), vh)  # (n, h, length, d)
             out[span].view(n, length, h, d).copy_(ctx.transpose(1, 2))

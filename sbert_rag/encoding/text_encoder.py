@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -114,6 +114,9 @@ class TextEncoder:
         self.last_report: OverflowReport | None = None
         self.packed = packed if module is None else _check_packed(packed, module)  # torch-free: checked by loading
         self._packed_cache: Any = None
+        # Batches of one call run at once on CPU (the packed forward), one per torch thread;
+        # None: as many as torch threads, 1: one after another (sbert_rag.encoding.streams).
+        self.cpu_streams: int | None = None
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -153,7 +156,7 @@ class TextEncoder:
             query_prompt: text prepended to queries; None = the model's saved ``query`` prompt.
             passage_prompt: text prepended to passages; None = the saved ``document``/``passage`` prompt.
             batch_size: most texts per forward pass.
-            max_batch_tokens: most padded tokens per forward pass; None = 8192 on CPU, 65536 on GPU.
+            max_batch_tokens: most padded tokens per forward pass; None = 2048 on CPU (8192 in bf16), 65536 on GPU.
             window_overlap_tokens: tokens shared by consecutive windows under ``windows``.
             packed: the padding-free forward (``sbert_rag.encoding.packed``: no padded tokens,
                 oneDNN kernels with fused GELU and residual additions; same vectors to float
@@ -178,7 +181,7 @@ class TextEncoder:
         if dt is DType.AUTO:
             dt = auto_dtype(dev)
         if max_batch_tokens is None:
-            max_batch_tokens = default_batch_tokens(dev)
+            max_batch_tokens = default_batch_tokens(dev, dt)
         # CPU float32 with the default forward: the packed one, of which NumpyBert is the numpy twin
         plain_cpu = dev == "cpu" and dt is DType.FLOAT32 and packed is None and not hf_model_kwargs
         light = torch_free_spec(spec) if plain_cpu else None
@@ -381,9 +384,20 @@ class TextEncoder:
         """The torch forward over planned batches: float32 (n_inputs, dim) on the device; no host sync."""
         torch = require("torch")
         out = torch.empty((len(rows.rows), self.dim), dtype=torch.float32, device=self.device)
+        streams = self._streams(len(batches))
         with torch.inference_mode():
-            for idx in _progress(batches, progress):
-                out[torch.as_tensor(idx, device=self.device)] = self._forward_rows([rows.rows[i] for i in idx], exclude_first)
+            if streams > 1:  # several batches at once, one core each (sbert_rag.encoding.streams)
+                from sbert_rag.encoding.streams import run_streams
+
+                def job(idx: list[int]) -> Callable[[], torch.Tensor]:
+                    return lambda: self._forward_rows([rows.rows[i] for i in idx], exclude_first)
+
+                parts = run_streams([job(idx) for idx in batches], streams, (lambda it: _progress(list(it), True)) if progress else None)
+                for idx, part in zip(batches, parts):
+                    out[torch.as_tensor(idx)] = part
+            else:
+                for idx in _progress(batches, progress):
+                    out[torch.as_tensor(idx, device=self.device)] = self._forward_rows([rows.rows[i] for i in idx], exclude_first)
             out = _combine_rows(out, rows, self.device)
             if self.normalize:
                 out = torch.nn.functional.normalize(out, p=2.0, dim=1)
@@ -438,6 +452,17 @@ class TextEncoder:
         warn_truncated(report, what)
         vectors = torch.cat(parts).cpu().numpy().astype(np.float32, copy=False)
         return EncodeResult(embeddings=vectors, report=report)
+
+    def _streams(self, batches: int) -> int:
+        """Batches run at once (1: one after another): CPU streams for the packed forward, one per
+        torch thread, when ``cpu_streams`` allows them."""
+        if self.cpu_streams == 1 or self.device != "cpu" or batches < 2 or not self.uses_packed():
+            return 1
+        from sbert_rag.encoding.streams import stream_count
+
+        torch = require("torch")
+        limit = torch.get_num_threads() if self.cpu_streams is None else self.cpu_streams
+        return stream_count(limit, batches)
 
     @property
     def forward_path(self) -> str:

@@ -28,4 +28,10 @@ def test_auto_dtype_resolves_on_the_encoder(tiny_bert_dir) -> None:
 
     enc = TextEncoder.from_pretrained(tiny_bert_dir, pooling="mean", device="cpu")
     assert enc.dtype is hardware.auto_dtype("cpu")
-    assert enc.max_batch_tokens == hardware.CPU_BATCH_TOKENS
+    assert enc.max_batch_tokens == hardware.default_batch_tokens("cpu", enc.dtype)
+
+
+def test_cpu_batch_budget_follows_the_dtype() -> None:
+    assert hardware.default_batch_tokens("cpu") == hardware.CPU_BATCH_TOKENS == 2048
+    assert hardware.default_batch_tokens("cpu", DType.BFLOAT16) == hardware.CPU_BF16_BATCH_TOKENS
+    assert hardware.default_batch_tokens("cuda:0", DType.BFLOAT16) == hardware.GPU_BATCH_TOKENS

@@ -198,3 +198,28 @@ def test_cache_pickles_empty() -> None:
     import pickle
 
     assert isinstance(pickle.loads(pickle.dumps(PackedCache())), PackedCache)
+
+
+@pytest.mark.parametrize("fused_from", [1, 10**9])
+@pytest.mark.parametrize("fuse_act", [True, False])
+def test_every_attention_and_activation_kernel_equals_hf_forward(
+    tiny_bert_dir: Path, monkeypatch: pytest.MonkeyPatch, fused_from: int, fuse_act: bool
+) -> None:
+    """Fused attention (long rows; the tiny model's rows are short, so the threshold is lowered)
+    and matmul attention, GELU fused into the product or applied after it."""
+    import sbert_rag.encoding.packed as packed_module
+
+    calls = []
+    sdpa = torch.nn.functional.scaled_dot_product_attention
+    monkeypatch.setattr(torch.nn.functional, "scaled_dot_product_attention", lambda *a, **k: calls.append(1) or sdpa(*a, **k))
+    monkeypatch.setattr(packed_module, "_FUSED_ATTENTION_MIN_LENGTH", fused_from)
+    monkeypatch.setattr(packed_module, "fused_activation_pays", lambda: fuse_act)
+    texts = [" ".join(["the big red house", "a small dog"][i % 2] for _ in range(1 + i % 9)) + f" {w}" for i, w in enumerate(TEXTS * 2)]
+    packed, plain = _pair(tiny_bert_dir, query_prompt="query ")
+    for role in ("query", "passage"):
+        expected = plain.encode(texts, role=role)  # the Hugging Face forward calls sdpa too
+        calls.clear()
+        np.testing.assert_allclose(packed.encode(texts, role=role), expected, atol=2e-6)
+        assert bool(calls) == (fused_from == 1)
+    layer = packed._packed_cache.current(packed.module.transformer).layers[0]
+    assert layer["up"].fuse_act is (fuse_act and layer["up"].onednn)
