@@ -53,6 +53,7 @@ class DType(str, enum.Enum):
     FLOAT32 = "float32"
     BFLOAT16 = "bfloat16"
     FLOAT16 = "float16"
+    INT8 = "int8"  # text encoders on CPU: int8 matrix products, float32 elsewhere (opt-in)
 
 
 def parse_enum(enum_type: type[E], value: object, what: str, aliases: dict[str, E] | None = None) -> E:
@@ -91,7 +92,7 @@ def parse_overflow(value: object) -> OverflowPolicy:
 
 
 def parse_dtype(value: object) -> DType:
-    """Parse a dtype name (``auto``, ``float32``, ``bfloat16``, ``float16``); ``fp32``/``bf16``/``fp16`` too."""
+    """Parse a dtype name (``auto``, ``float32``, ``bfloat16``, ``float16``, ``int8``); ``fp32``/``bf16``/``fp16`` too."""
     aliases = {"fp32": DType.FLOAT32, "bf16": DType.BFLOAT16, "fp16": DType.FLOAT16, "half": DType.FLOAT16}
     return parse_enum(DType, value, "dtype", aliases)
 
@@ -126,8 +127,10 @@ class EncoderConfig:
         passage_prompt: text prepended to passages.
         max_tokens: token limit, special tokens and prompt included.
         overflow: ``warn`` (cut, warn, report), ``error`` or ``windows`` for longer inputs.
-        dtype: ``auto``, ``float32``, ``bfloat16`` or ``float16`` (does not change which vectors
-            are comparable: bf16 and fp32 vectors of one model agree to cosine >= 0.999).
+        dtype: ``auto``, ``float32``, ``bfloat16``, ``float16`` or ``int8`` (does not change which
+            vectors are comparable: bf16 and fp32 vectors of one model agree to cosine >= 0.999;
+            ``int8``, opt-in, quantises the text model's matrix products on CPU: faster, and
+            further from fp32, its cost is measured in docs/speed.md).
         device: ``auto`` or a torch device string.
         batch_size: most texts per forward pass.
         max_batch_tokens: most padded tokens per forward pass; None = the device's default.

@@ -11,8 +11,8 @@ elsewhere, or where oneDNN lacks an op, plain torch ops compute the same thing.
 Memory stays flat over any number of batches because the kernels see few distinct shapes: oneDNN
 builds and caches one kernel per shape, so the token matrix is rounded up to a multiple of
 16 or 128 rows (zero rows, dropped at the end), and attention, whose shapes follow the data, runs
-in fp32 through torch's BLAS matmul or, for rows of 128 tokens or more, its fused
-``scaled_dot_product_attention`` (softmax without a pass over stored scores); neither caches
+in fp32 through torch's BLAS matmul or, for rows of 128 tokens or more of an fp32 model, its
+fused ``scaled_dot_product_attention`` (softmax without a pass over stored scores); neither caches
 anything per shape, and both keep the scores in fp32.
 
 It reads the Hugging Face model's weights and never changes them; when they change (training,
@@ -57,8 +57,9 @@ _ACTIVATIONS = {
 }
 # Attention scores held at once (bytes): chunks of rows stay in the core's cache.
 _SCORE_BUDGET = 4 << 20
-# Rows at least this long attend through torch's fused scaled_dot_product_attention: measured on
-# SciFact passages (256 tokens) 10 % faster than matmul + softmax + matmul; on short rows slower.
+# Rows at least this long attend through torch's fused scaled_dot_product_attention in fp32 (and
+# int8) models: measured on SciFact passages (256 tokens, AVX2) 10 % faster than matmul + softmax
+# + matmul; slower on short rows. bf16 models keep the path measured for them (docs/speed.md).
 _FUSED_ATTENTION_MIN_LENGTH = 128
 
 
@@ -144,18 +145,28 @@ def _pack(rows: Sequence[Sequence[int]]) -> tuple[npt.NDArray[np.int64], npt.NDA
 class _Projection:
     """One linear layer with an optional fused activation and residual addition."""
 
-    def __init__(self, weight: torch.Tensor, bias: torch.Tensor, onednn: bool, rows_hint: int, fuse_act: bool = True) -> None:
+    def __init__(
+        self, weight: torch.Tensor, bias: torch.Tensor, onednn: bool, rows_hint: int, fuse_act: bool = True, int8: bool = False
+    ) -> None:
         import torch
 
         self.bias = bias
-        self.onednn = onednn
+        self.onednn = onednn and not int8
         self.fuse_act = fuse_act
-        self.weight = torch.ops.mkldnn._reorder_linear_weight(weight, rows_hint) if onednn else weight
+        self.int8 = _quantize(weight, bias) if int8 else None
+        self.weight = torch.ops.mkldnn._reorder_linear_weight(weight, rows_hint) if self.onednn else weight
 
     def __call__(self, x: torch.Tensor, act: tuple[str, str, str] | None = None, residual: torch.Tensor | None = None) -> torch.Tensor:
         import torch
         import torch.nn.functional as F
 
+        if self.int8 is not None:  # int8 product, float32 out; the activation's range is read per call
+            y = torch.ops.quantized.linear_dynamic(x, self.int8, True)
+            if residual is not None:
+                return y.add_(residual)
+            if act is None:
+                return y
+            return y.relu_() if act[0] == "relu" else torch.ops.aten.gelu_(y, approximate=act[2])
         if self.onednn:
             op = torch.ops.mkldnn._linear_pointwise
             if residual is not None:
@@ -174,6 +185,24 @@ class _Projection:
         return y
 
 
+def _quantize(weight: torch.Tensor, bias: torch.Tensor) -> Any:
+    """fbgemm's packed int8 weight (symmetric, one scale per output row) for a dynamic int8 product.
+
+    The product quantises its input per call to 7-bit unsigned values (``reduce_range``), which
+    keeps AVX2's 16-bit intermediate sums from saturating.
+    """
+    import warnings
+
+    import torch
+
+    weight = weight.float()
+    scales = (weight.abs().amax(dim=1) / 127).clamp_min(1e-12).double()
+    with warnings.catch_warnings():  # torch marks quantized tensors deprecated; fbgemm still takes them
+        warnings.simplefilter("ignore", UserWarning)
+        q = torch.quantize_per_channel(weight, scales, torch.zeros_like(scales, dtype=torch.long), 0, torch.qint8)
+        return torch.ops.quantized.linear_prepack(q, bias.float())
+
+
 class PackedBert:
     """Inference-only BERT-family encoder over packed rows (no padding anywhere).
 
@@ -182,7 +211,7 @@ class PackedBert:
     (tokens, hidden), in the model's dtype.
     """
 
-    def __init__(self, hf_model: Any, onednn: bool, rows_hint: int = 4096) -> None:
+    def __init__(self, hf_model: Any, onednn: bool, rows_hint: int = 4096, int8: bool = False) -> None:
         config = hf_model.config
         state = {k: v.detach() for k, v in hf_model.state_dict().items()}
         prefix = "" if "embeddings.word_embeddings.weight" in state else f"{hf_model.base_model_prefix}."
@@ -206,7 +235,7 @@ class PackedBert:
         fuse_act = onednn and fused_activation_pays()
 
         def proj(w: torch.Tensor, b: torch.Tensor) -> _Projection:
-            return _Projection(w.contiguous(), b.contiguous(), onednn, rows_hint, fuse_act)
+            return _Projection(w.contiguous(), b.contiguous(), onednn, rows_hint, fuse_act, int8)
 
         self.layers = []
         for i in range(int(config.num_hidden_layers)):
@@ -229,8 +258,11 @@ class PackedBert:
             )
 
     @classmethod
-    def build(cls, hf_model: Any) -> PackedBert:
+    def build(cls, hf_model: Any, int8: bool = False) -> PackedBert:
         """Pack ``hf_model``'s weights; oneDNN kernels on CPU when they run here, plain torch otherwise.
+
+        ``int8``: the matrix products run in int8 (dynamic quantisation: weights per output row,
+        activations per call), everything else in float32; CPU only.
 
         Raises:
             ValueError: the model is not one the packed forward supports (the message says why).
@@ -244,12 +276,12 @@ class PackedBert:
         onednn = param.device.type == "cpu" and torch.backends.mkldnn.is_available()
         if onednn:
             try:  # one two-token row through every layer: oneDNN may lack this dtype on this CPU
-                packed = cls(hf_model, onednn=True)
+                packed = cls(hf_model, onednn=True, int8=int8)
                 packed(pack_rows([[0, 0]]))
                 return packed
             except RuntimeError as err:
                 logger.info("oneDNN kernels unavailable for %s (%s); packed forward uses plain torch ops", param.dtype, err)
-        return cls(hf_model, onednn=False)
+        return cls(hf_model, onednn=False, int8=int8)
 
     def __call__(self, batch: PackedRows) -> torch.Tensor:
         import torch
@@ -289,7 +321,7 @@ class PackedBert:
             n = min(step, count - first)
             span = slice(first * length, (first + n) * length)
             qh, kh, vh = (t[span].view(n, length, h, d).transpose(1, 2).float() for t in (q, k, v))
-            if length >= _FUSED_ATTENTION_MIN_LENGTH:
+            if length >= _FUSED_ATTENTION_MIN_LENGTH and q.dtype == torch.float32:
                 ctx = torch.nn.functional.scaled_dot_product_attention(qh, kh, vh, scale=1.0)  # already scaled
                 out[span].view(n, length, h, d).copy_(ctx.transpose(1, 2))
                 continue
@@ -309,7 +341,7 @@ class PackedCache:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._packed: PackedBert | None = None
-        self._key: tuple[tuple[int, int], ...] | None = None
+        self._key: tuple[tuple[tuple[int, int], ...], bool] | None = None
 
     def __deepcopy__(self, memo: dict[int, Any]) -> PackedCache:
         return PackedCache()  # a copied encoder packs its own (copied) weights on first use
@@ -317,12 +349,12 @@ class PackedCache:
     def __reduce__(self) -> tuple[type[PackedCache], tuple[()]]:
         return (PackedCache, ())
 
-    def current(self, hf_model: Any) -> PackedBert:
-        """The packed forward for ``hf_model``'s present weights."""
-        key = _fingerprint(hf_model)
+    def current(self, hf_model: Any, int8: bool = False) -> PackedBert:
+        """The packed forward for ``hf_model``'s present weights (int8 products with ``int8``)."""
+        key = (_fingerprint(hf_model), int8)
         with self._lock:
             if self._packed is None or key != self._key:
-                self._packed = PackedBert.build(hf_model)
+                self._packed = PackedBert.build(hf_model, int8=int8)
                 self._key = key
             return self._packed
 

@@ -39,7 +39,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-_TORCH_DTYPES = {DType.FLOAT32: "float32", DType.BFLOAT16: "bfloat16", DType.FLOAT16: "float16"}
+# int8 loads the module in float32; the packed forward quantises its matrix products.
+_TORCH_DTYPES = {DType.FLOAT32: "float32", DType.BFLOAT16: "bfloat16", DType.FLOAT16: "float16", DType.INT8: "float32"}
 # CUDA calls with more texts than this tokenise in chunks of this many, each chunk in a thread
 # while the GPU runs the one before (the tokenizer, not the GPU, is the bottleneck there).
 _OVERLAP_TEXTS = 8192
@@ -113,6 +114,12 @@ class TextEncoder:
         self._type_ids = "token_type_ids" in getattr(tokenizer, "model_input_names", ())
         self.last_report: OverflowReport | None = None
         self.packed = packed if module is None else _check_packed(packed, module)  # torch-free: checked by loading
+        if dtype is DType.INT8 and module is not None:
+            from sbert_rag.encoding.packed import unsupported_reason
+
+            reason = unsupported_reason(module.transformer)
+            if reason is not None:
+                raise ConfigError(f"dtype='int8' runs on the packed forward, which does not support {reason}; use dtype='float32'")
         self._packed_cache: Any = None
         # Batches of one call run at once on CPU (the packed forward), one per torch thread;
         # None: as many as torch threads, 1: one after another (sbert_rag.encoding.streams).
@@ -180,6 +187,8 @@ class TextEncoder:
         dev = resolve_device(device)
         if dt is DType.AUTO:
             dt = auto_dtype(dev)
+        if dt is DType.INT8:
+            _check_int8(dev, packed)
         if max_batch_tokens is None:
             max_batch_tokens = default_batch_tokens(dev, dt)
         # CPU float32 with the default forward: the packed one, of which NumpyBert is the numpy twin
@@ -454,9 +463,9 @@ class TextEncoder:
         return EncodeResult(embeddings=vectors, report=report)
 
     def _streams(self, batches: int) -> int:
-        """Batches run at once (1: one after another): CPU streams for the packed forward, one per
-        torch thread, when ``cpu_streams`` allows them."""
-        if self.cpu_streams == 1 or self.device != "cpu" or batches < 2 or not self.uses_packed():
+        """Batches run at once (1: one after another): CPU streams for the packed forward in fp32 or
+        int8 (where they were measured), one per torch thread, when ``cpu_streams`` allows them."""
+        if self.cpu_streams == 1 or self.device != "cpu" or batches < 2 or self.dtype is DType.BFLOAT16 or not self.uses_packed():
             return 1
         from sbert_rag.encoding.streams import stream_count
 
@@ -480,7 +489,7 @@ class TextEncoder:
             return "numpy+packed"
         if self.packed is False:
             return "masked"
-        if self.packed or (self.device == "cpu" and self.dtype in (DType.BFLOAT16, DType.FLOAT32)):
+        if self.packed or (self.device == "cpu" and self.dtype in (DType.BFLOAT16, DType.FLOAT32, DType.INT8)):
             return "packed"
         return "masked"
 
@@ -499,7 +508,7 @@ class TextEncoder:
             if self._packed_cache is None:
                 self._packed_cache = PackedCache()
             batch = pack_rows(rows)
-            hidden = self._packed_cache.current(self.module.transformer)(batch)
+            hidden = self._packed_cache.current(self.module.transformer, int8=self.dtype is DType.INT8)(batch)
             return self.module.head_runs(hidden, batch.runs, exclude_first=exclude_first).float()
         # Round the width up to a multiple of 8: fewer distinct shapes (each costs the CPU's
         # matrix library a kernel build) and aligned tiles; the mask keeps results unchanged.
@@ -550,6 +559,14 @@ class TextEncoder:
         from sbert_rag.encoding.saving import save_folder
 
         return save_folder(self, Path(path), key_style=key_style)
+
+
+def _check_int8(device: str, packed: bool | None) -> None:
+    """dtype int8 runs the packed forward's quantised matrix products, on CPU only."""
+    if device != "cpu":
+        raise ConfigError(f"dtype='int8' runs on the CPU only, not on {device!r}; use dtype='auto' there, or device='cpu'")
+    if packed is False:
+        raise ConfigError("dtype='int8' needs the packed forward; use packed=None (or True) with it, or another dtype")
 
 
 def _check_packed(packed: bool | None, module: SentenceModule) -> bool | None:

@@ -105,6 +105,8 @@ class CLIPEncoder:
         self.config = config
         self.device = resolve_device(device)
         self.dtype = parse_dtype(dtype)
+        if self.dtype in (DType.AUTO, DType.INT8):
+            raise ConfigError(f"dtype={self.dtype.value!r} is for text encoders; a CLIP model takes float32, bfloat16 or float16")
         self.overflow = parse_overflow(overflow)
         self.batch_size = check_positive_int(batch_size, "batch_size")
         self.window_overlap_tokens = check_positive_int(window_overlap_tokens, "window_overlap_tokens")

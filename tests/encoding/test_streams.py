@@ -65,3 +65,5 @@ def test_stream_count_and_where_streams_do_not_apply(tiny_bert_dir, two_threads)
     packed = TextEncoder.from_pretrained(tiny_bert_dir, pooling="mean", device="cpu", dtype="float32", packed=True)
     packed.cpu_streams = 4
     assert packed._streams(9) == 4 and packed._streams(1) == 1
+    bf16 = TextEncoder.from_pretrained(tiny_bert_dir, pooling="mean", device="cpu", dtype="bfloat16", packed=True)
+    assert bf16._streams(9) == 1  # bf16 keeps the one-stream path measured for it
