@@ -8,7 +8,12 @@ offline (``HF_HUB_OFFLINE=1``: nothing is fetched from a model hub):
     each exported locally from the folder once (optimum) and cached, OpenVINO at its default precision;
   - ``fastembed``: fastembed's ``TextEmbedding`` on that local ONNX export (mean pooling, normalised),
     its tokenizer cut at the model's ``max_seq_length`` as sentence-transformers does;
-  - ``sbert_rag``: ``TextEncoder.from_pretrained()`` (dtype auto, packed forward where it applies).
+  - ``sbert_rag``: ``TextEncoder.from_pretrained()`` (dtype auto, packed forward where it applies);
+  - int8, compared with each other and not counted as peers of the default (their vectors are
+    further from fp32 than cosine 0.999): ``st_onnx_int8``, sentence-transformers' dynamically
+    quantised ONNX export (``export_dynamic_quantized_onnx_model``, configuration ``avx2``: uint8
+    activations, built offline),
+    and ``sbert_rag_int8``, ``TextEncoder.from_pretrained(dtype="int8")``.
 The ONNX, OpenVINO and fastembed engines pin versions that clash with ours, so they run from a virtual
 environment built once from ``benchmarks/peers-requirements.txt`` (``--peer-venv``, default
 ~/.cache/sbert-rag-bench/encode-peers); exports go to ~/.cache/sbert-rag-bench/encode-peers-exports.
@@ -60,7 +65,11 @@ ENGINES = {
     "st_openvino": "peer",
     "fastembed": "peer",
     "sbert_rag": "ours",
+    "st_onnx_int8": "peer",
+    "sbert_rag_int8": "ours",
 }
+INT8 = ("st_onnx_int8", "sbert_rag_int8")  # not peers of the default: compared with each other
+ONNX_INT8_FILE = "onnx/model_quint8_avx2.onnx"  # the name the "avx2" configuration writes
 OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
                "HF_HUB_DISABLE_TELEMETRY": "1", "DO_NOT_TRACK": "1"}
 
@@ -89,6 +98,18 @@ def st_export(model_dir: Path, exports: Path, backend: str) -> Path:
     SentenceTransformer(str(model_dir), backend=backend, device="cpu").save_pretrained(str(partial))
     partial.rename(target)
     return target
+
+
+def st_onnx_int8_export(model_dir: Path, exports: Path) -> Path:
+    """The ONNX export with sentence-transformers' dynamically quantised int8 model added (once)."""
+    folder = st_export(model_dir, exports, "onnx")
+    if not (folder / ONNX_INT8_FILE).is_file():
+        from sentence_transformers import SentenceTransformer, export_dynamic_quantized_onnx_model
+
+        print(f"quantising {folder / ONNX_INT8_FILE} (once)", file=sys.stderr, flush=True)
+        model = SentenceTransformer(str(folder), backend="onnx", device="cpu")
+        export_dynamic_quantized_onnx_model(model, "avx2", str(folder))
+    return folder
 
 
 def fastembed_folder(model_dir: Path, exports: Path) -> tuple[Path, int]:
@@ -151,6 +172,19 @@ def load_engine(name: str, model_dir: Path, exports: Path, threads: int) -> tupl
                     optimum=_version("optimum"), optimum_onnx=_version("optimum-onnx"),
                     transformers=_version("transformers"), batch_size=32)
         return (lambda texts: st.encode(texts, convert_to_numpy=True)), info
+    if name == "st_onnx_int8":
+        import onnxruntime as ort
+        from sentence_transformers import SentenceTransformer
+
+        folder = st_onnx_int8_export(model_dir, exports)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        st = SentenceTransformer(str(folder), backend="onnx", device="cpu",
+                                 model_kwargs={"file_name": ONNX_INT8_FILE, "provider": "CPUExecutionProvider",
+                                               "session_options": options})
+        info.update(sentence_transformers=_version("sentence-transformers"), onnxruntime=ort.__version__,
+                    file_name=ONNX_INT8_FILE, batch_size=32)
+        return (lambda texts: st.encode(texts, convert_to_numpy=True)), info
     if name == "st_openvino":
         import openvino
         from sentence_transformers import SentenceTransformer
@@ -182,13 +216,14 @@ def load_engine(name: str, model_dir: Path, exports: Path, threads: int) -> tupl
         except Exception as err:  # noqa: BLE001 - informative only
             info["max_length"] = f"{max_len} asked; read back failed ({type(err).__name__})"
         return (lambda texts: np.stack(list(emb.embed(texts)))), info
-    if name == "sbert_rag":
+    if name in ("sbert_rag", "sbert_rag_int8"):
         import torch
 
         from sbert_rag import TextEncoder
 
         torch.set_num_threads(threads)
-        enc = TextEncoder.from_pretrained(str(model_dir))  # the defaults: dtype auto, packed where it applies
+        # the defaults (dtype auto, packed where it applies), or int8
+        enc = TextEncoder.from_pretrained(str(model_dir), dtype="int8" if name == "sbert_rag_int8" else "auto")
         info.update(torch=torch.__version__, dtype=enc.dtype.value, packed=enc.uses_packed())
         return (lambda texts: enc.encode(texts, overflow="warn", show_progress=False)), info
     raise ValueError(f"unknown engine {name!r}")
@@ -455,12 +490,20 @@ def main() -> int:
         for engine, row in table.items():
             if engine != OURS and row.get(w) and ours:
                 row[w]["ratio_sbert_rag_over_it"] = round(ours["tokens_per_s"] / row[w]["tokens_per_s"], 2)
-        ran = [(row[w]["tokens_per_s"], e) for e, row in table.items() if e != OURS and row.get(w)]
+        ran = [(row[w]["tokens_per_s"], e) for e, row in table.items() if e != OURS and e not in INT8 and row.get(w)]
         if ran and ours:
             rate, engine = max(ran)
             best_peer[w] = {"engine": engine, "tokens_per_s": rate, "ratio_sbert_rag_over_it": round(ours["tokens_per_s"] / rate, 2),
                             "min_cosine_vs_st_fp32": table[engine][w]["min_cosine_vs_st_fp32"]}
-    result.update(engines=table, best_peer=best_peer, errors=errors,
+    int8: dict[str, Any] = {}
+    for w in texts:
+        cells = {e: (table.get(e) or {}).get(w) for e in (OURS, *INT8)}
+        if cells["sbert_rag_int8"] and cells[OURS]:
+            int8[w] = {"sbert_rag_int8_over_default": round(cells["sbert_rag_int8"]["tokens_per_s"] / cells[OURS]["tokens_per_s"], 2)}
+            if cells["st_onnx_int8"]:
+                int8[w]["sbert_rag_int8_over_st_onnx_int8"] = round(
+                    cells["sbert_rag_int8"]["tokens_per_s"] / cells["st_onnx_int8"]["tokens_per_s"], 2)
+    result.update(engines=table, best_peer=best_peer, int8=int8, errors=errors,
                   load_average_end=[round(x, 2) for x in os.getloadavg()])
     if not args.json:
         for w in texts:

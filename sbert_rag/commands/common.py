@@ -21,7 +21,7 @@ def add_model_arguments(parser: argparse.ArgumentParser, default_dtype: str = "a
     parser.add_argument(
         "--dtype",
         default=default_dtype,
-        help=f"auto (bf16 where the hardware has it), float32, bfloat16, float16 (default: {default_dtype})",
+        help=f"auto (bf16 where the hardware has it), float32, bfloat16, float16, int8 (CPU, text model; default: {default_dtype})",
     )
     parser.add_argument("--batch-size", type=int, default=_BATCH, help=f"most texts per forward pass (default: {_BATCH})")
     parser.add_argument(
@@ -70,7 +70,7 @@ def add_store_arguments(parser: argparse.ArgumentParser) -> None:
                              "new store the packaged all-MiniLM-L6-v2. Another model than the recorded one is refused")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
     parser.add_argument("--dtype", default="auto",
-                        help="auto (bf16 where the hardware has it), float32, bfloat16, float16 (default: auto)")
+                        help="auto (bf16 where the hardware has it), float32, bfloat16, float16, int8 (CPU, text model; default: auto)")
     parser.add_argument("--batch-size", type=int, default=_BATCH,
                         help=f"texts or images per forward pass (default: {_BATCH})")
 

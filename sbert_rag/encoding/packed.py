@@ -160,8 +160,11 @@ class _Projection:
         import torch
         import torch.nn.functional as F
 
-        if self.int8 is not None:  # int8 product, float32 out; the activation's range is read per call
-            y = torch.ops.quantized.linear_dynamic(x, self.int8, True)
+        if self.int8 is not None:  # int8 product, float32 out
+            # Each row scaled to max |x| = 1 first: the product quantises its whole input with one
+            # scale, which then fits every token rather than the batch's largest (per-token ranges).
+            scale = x.abs().amax(dim=1, keepdim=True).clamp_min_(1e-12)
+            y = torch.ops.quantized.linear_dynamic(x / scale, self.int8, True).mul_(scale).add_(self.bias)
             if residual is not None:
                 return y.add_(residual)
             if act is None:
@@ -200,7 +203,7 @@ def _quantize(weight: torch.Tensor, bias: torch.Tensor) -> Any:
     with warnings.catch_warnings():  # torch marks quantized tensors deprecated; fbgemm still takes them
         warnings.simplefilter("ignore", UserWarning)
         q = torch.quantize_per_channel(weight, scales, torch.zeros_like(scales, dtype=torch.long), 0, torch.qint8)
-        return torch.ops.quantized.linear_prepack(q, bias.float())
+        return torch.ops.quantized.linear_prepack(q, None)  # the bias is added after the row scales
 
 
 class PackedBert:

@@ -173,7 +173,7 @@ def test_plain_folder_needs_pooling(tiny_bert_dir) -> None:
 
 @pytest.mark.parametrize(("option", "value", "match"), [
     ("overflow", "drop", "overflow must be one of 'warn', 'error', 'windows'"),
-    ("dtype", "int8", "dtype must be one of"),
+    ("dtype", "int4", "dtype must be one of"),
     ("pooling", "median", "pooling must be one of"),
     ("max_tokens", 65, "exceeds the model's 64 position embeddings"),
     ("batch_size", 0, "batch_size must be an integer >= 1"),
