@@ -156,36 +156,42 @@ class _Projection:
         self.int8 = _quantize(weight, bias) if int8 else None
         self.weight = torch.ops.mkldnn._reorder_linear_weight(weight, rows_hint) if self.onednn else weight
 
-    def __call__(self, x: torch.Tensor, act: tuple[str, str, str] | None = None, residual: torch.Tensor | None = None) -> torch.Tensor:
+    def __call__(
+        self, x: torch.Tensor, act: tuple[str, str, str] | None = None, residual: torch.Tensor | None = None,
+        scaled: tuple[torch.Tensor, torch.Tensor] | None = None,
+    ) -> torch.Tensor:
+        """``x @ weight.T + bias``, then ``residual`` added or ``act`` applied; ``scaled``: int8
+        only, ``row_scaled(x)`` when the caller shares it between projections of the same ``x``."""
         import torch
         import torch.nn.functional as F
 
         if self.int8 is not None:  # int8 product, float32 out
-            # Each row scaled to max |x| = 1 first: the product quantises its whole input with one
-            # scale, which then fits every token rather than the batch's largest (per-token ranges).
-            scale = x.abs().amax(dim=1, keepdim=True).clamp_min_(1e-12)
-            y = torch.ops.quantized.linear_dynamic(x / scale, self.int8, True).mul_(scale).add_(self.bias)
-            if residual is not None:
-                return y.add_(residual)
-            if act is None:
-                return y
-            return y.relu_() if act[0] == "relu" else torch.ops.aten.gelu_(y, approximate=act[2])
-        if self.onednn:
+            xs, scale = row_scaled(x) if scaled is None else scaled
+            y = torch.ops.quantized.linear_dynamic(xs, self.int8, True).mul_(scale).add_(self.bias)
+        elif self.onednn:
             op = torch.ops.mkldnn._linear_pointwise
             if residual is not None:
                 return op.binary(x, residual, self.weight, self.bias, "add")
             if act is not None and self.fuse_act:
                 return op(x, self.weight, self.bias, act[0], [], act[1])
             y = op(x, self.weight, self.bias, "none", [], "")
-            if act is None:
-                return y
-            return y.relu_() if act[0] == "relu" else torch.ops.aten.gelu_(y, approximate=act[2])
-        y = F.linear(x, self.weight, self.bias)
+        else:
+            y = F.linear(x, self.weight, self.bias)
         if residual is not None:
             return y.add_(residual)
-        if act is not None:
-            return F.relu(y) if act[0] == "relu" else F.gelu(y, approximate=act[2])
-        return y
+        if act is None:
+            return y
+        return y.relu_() if act[0] == "relu" else torch.ops.aten.gelu_(y, approximate=act[2])
+
+
+def row_scaled(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``x`` with each row scaled to max |x| = 1, and the scales (rows, 1), for an int8 product.
+
+    The product quantises its whole input with one scale, which then fits every token rather than
+    the batch's largest (per-token ranges); the scales multiply the product's rows after.
+    """
+    scale = x.abs().amax(dim=1, keepdim=True).clamp_min_(1e-12)
+    return x / scale, scale
 
 
 def _quantize(weight: torch.Tensor, bias: torch.Tensor) -> Any:
@@ -236,6 +242,7 @@ class PackedBert:
         scale = self.head_dim**-0.5
 
         fuse_act = onednn and fused_activation_pays()
+        self.int8 = int8
 
         def proj(w: torch.Tensor, b: torch.Tensor) -> _Projection:
             return _Projection(w.contiguous(), b.contiguous(), onednn, rows_hint, fuse_act, int8)
@@ -303,7 +310,8 @@ class PackedBert:
         if rows > real:  # zero rows: every op below is row-wise except attention, which skips them
             x = torch.cat([x, x.new_zeros(rows - real, hidden)])
         for layer in self.layers:
-            q, k, v = layer["q"](x), layer["k"](x), layer["v"](x)
+            scaled = row_scaled(x) if self.int8 else None  # one pass for the three int8 products
+            q, k, v = (layer[name](x, scaled=scaled) for name in ("q", "k", "v"))
             context = torch.zeros_like(q) if rows > real else torch.empty_like(q)
             for start, count, length in batch.runs:
                 end = start + count * length

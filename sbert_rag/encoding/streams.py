@@ -42,10 +42,10 @@ def run_streams(jobs: Sequence[Callable[[], T]], streams: int, progress: Callabl
         torch.set_num_threads(1)
         try:
             with ThreadPoolExecutor(max_workers=streams, thread_name_prefix="sbert_rag-stream") as pool:
-                futures = {pool.submit(run, job): i for i, job in enumerate(jobs)}
+                futures = [pool.submit(run, job) for job in jobs]
                 done = as_completed(futures)
-                for _ in progress(range(len(jobs))) if progress is not None else range(len(jobs)):
-                    next(done)
-                return [f.result() for f in sorted(futures, key=futures.__getitem__)]
+                for _ in progress(range(len(jobs))) if progress is not None else ():
+                    next(done)  # one progress step per finished job
+                return [f.result() for f in futures]
         finally:
             torch.set_num_threads(before)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -394,19 +394,21 @@ class TextEncoder:
         torch = require("torch")
         out = torch.empty((len(rows.rows), self.dim), dtype=torch.float32, device=self.device)
         streams = self._streams(len(batches))
+
+        def forward(idx: list[int]) -> torch.Tensor:
+            return self._forward_rows([rows.rows[i] for i in idx], exclude_first)
+
         with torch.inference_mode():
             if streams > 1:  # several batches at once, one core each (sbert_rag.encoding.streams)
                 from sbert_rag.encoding.streams import run_streams
 
-                def job(idx: list[int]) -> Callable[[], torch.Tensor]:
-                    return lambda: self._forward_rows([rows.rows[i] for i in idx], exclude_first)
-
-                parts = run_streams([job(idx) for idx in batches], streams, (lambda it: _progress(list(it), True)) if progress else None)
+                jobs = [functools.partial(forward, idx) for idx in batches]
+                parts = run_streams(jobs, streams, (lambda it: _progress(list(it), True)) if progress else None)
                 for idx, part in zip(batches, parts):
                     out[torch.as_tensor(idx)] = part
             else:
                 for idx in _progress(batches, progress):
-                    out[torch.as_tensor(idx, device=self.device)] = self._forward_rows([rows.rows[i] for i in idx], exclude_first)
+                    out[torch.as_tensor(idx, device=self.device)] = forward(idx)
             out = _combine_rows(out, rows, self.device)
             if self.normalize:
                 out = torch.nn.functional.normalize(out, p=2.0, dim=1)
