@@ -158,16 +158,28 @@ class _Projection:
 
     def __call__(
         self, x: torch.Tensor, act: tuple[str, str, str] | None = None, residual: torch.Tensor | None = None,
-        scaled: tuple[torch.Tensor, torch.Tensor] | None = None,
+        scaled: tuple[torch.Tensor, torch.Tensor] | None = None, spent: bool = False,
     ) -> torch.Tensor:
-        """``x @ weight.T + bias``, then ``residual`` added or ``act`` applied; ``scaled``: int8
-        only, ``row_scaled(x)`` when the caller shares it between projections of the same ``x``."""
+        """``x @ weight.T + bias``, then ``residual`` added or ``act`` applied.
+
+        int8 only: ``scaled`` is ``row_scaled(x)``, passed for layer-norm outputs, whose scaled
+        rows together span [-1, 1]: quantised with that fixed range, with no pass to find it
+        (shared by the projections of one ``x``). Without it the product finds the range of the
+        scaled rows itself, tighter for attention and activation outputs, which lean to one sign
+        (measured on SciFact: GELU outputs span [-0.04, 1] to [-0.34, 1]). ``spent``: the caller
+        no longer needs ``x``, so it is scaled in place.
+        """
         import torch
         import torch.nn.functional as F
 
         if self.int8 is not None:  # int8 product, float32 out
-            xs, scale = row_scaled(x) if scaled is None else scaled
-            y = torch.ops.quantized.linear_dynamic(xs, self.int8, True).mul_(scale).add_(self.bias)
+            if scaled is not None:
+                xs, scale = scaled
+                y = torch.ops.quantized.linear_with_input_q_dq_qweight_dq_output_fp32(xs, _INT8_INPUT_SCALE, _INT8_INPUT_ZERO, self.int8)
+            else:
+                xs, scale = row_scaled(x, in_place=spent)
+                y = torch.ops.quantized.linear_dynamic(xs, self.int8, True)
+            y = torch.addcmul(self.bias, y, scale, out=y)
         elif self.onednn:
             op = torch.ops.mkldnn._linear_pointwise
             if residual is not None:
@@ -184,22 +196,29 @@ class _Projection:
         return y.relu_() if act[0] == "relu" else torch.ops.aten.gelu_(y, approximate=act[2])
 
 
-def row_scaled(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``x`` with each row scaled to max |x| = 1, and the scales (rows, 1), for an int8 product.
+# The fixed range [-1, 1] of scaled layer-norm outputs as 7-bit unsigned values, as fbgemm's dynamic
+# product (``reduce_range``) would quantise it: keeps AVX2's 16-bit intermediate sums from
+# saturating, and spares the product a pass over its input (1.2x faster on 384 columns).
+_INT8_INPUT_SCALE, _INT8_INPUT_ZERO = 2 / 127, 64
 
-    The product quantises its whole input with one scale, which then fits every token rather than
-    the batch's largest (per-token ranges); the scales multiply the product's rows after.
+
+def row_scaled(x: torch.Tensor, in_place: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """``x`` with each row scaled to max |x| = 1 (``in_place``: ``x`` itself), and the scales
+    (rows, 1), for an int8 product.
+
+    The product quantises its whole input with one range, which then fits every token rather than
+    the batch's largest (per-token ranges); the scales multiply the product's rows after. The
+    largest |x| comes from the row maxima and minima: ``x.abs()`` would allocate a full copy.
     """
-    scale = x.abs().amax(dim=1, keepdim=True).clamp_min_(1e-12)
-    return x / scale, scale
+    import torch
+
+    scale = torch.maximum(x.amax(dim=1, keepdim=True), x.amin(dim=1, keepdim=True).neg_()).clamp_min_(1e-12)
+    return (x.div_(scale) if in_place else x / scale), scale
 
 
 def _quantize(weight: torch.Tensor, bias: torch.Tensor) -> Any:
-    """fbgemm's packed int8 weight (symmetric, one scale per output row) for a dynamic int8 product.
-
-    The product quantises its input per call to 7-bit unsigned values (``reduce_range``), which
-    keeps AVX2's 16-bit intermediate sums from saturating.
-    """
+    """fbgemm's packed int8 weight (symmetric, one scale per output row) for an int8 product whose
+    input is quantised with ``_INT8_INPUT_SCALE`` and ``_INT8_INPUT_ZERO``."""
     import warnings
 
     import torch
@@ -272,7 +291,7 @@ class PackedBert:
         """Pack ``hf_model``'s weights; oneDNN kernels on CPU when they run here, plain torch otherwise.
 
         ``int8``: the matrix products run in int8 (dynamic quantisation: weights per output row,
-        activations per call), everything else in float32; CPU only.
+        activations per token, ranges taken at run time), everything else in float32; CPU only.
 
         Raises:
             ValueError: the model is not one the packed forward supports (the message says why).
@@ -316,9 +335,9 @@ class PackedBert:
             for start, count, length in batch.runs:
                 end = start + count * length
                 self._attend(q[start:end], k[start:end], v[start:end], context[start:end], count, length)
-            x = F.layer_norm(layer["o"](context, residual=x), (hidden,), *layer["norm1"], self.eps)
-            inner = layer["up"](x, act=self.act)
-            x = F.layer_norm(layer["down"](inner, residual=x), (hidden,), *layer["norm2"], self.eps)
+            x = F.layer_norm(layer["o"](context, residual=x, spent=True), (hidden,), *layer["norm1"], self.eps)
+            inner = layer["up"](x, act=self.act, scaled=row_scaled(x) if self.int8 else None)
+            x = F.layer_norm(layer["down"](inner, residual=x, spent=True), (hidden,), *layer["norm2"], self.eps)
         return x[:real]
 
     def _attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, out: torch.Tensor, count: int, length: int) -> None:

@@ -68,3 +68,21 @@ def test_clip_refuses_text_only_dtypes() -> None:
 
     with pytest.raises(ConfigError, match="'int8' is for text encoders"):
         CLIPEncoder.from_config(CLIPConfig.small(), seed=0, device="cpu", dtype="int8")
+
+
+def test_fixed_input_range_quantises_scaled_rows_as_the_dynamic_product_does() -> None:
+    from sbert_rag.encoding.packed import _Projection, row_scaled
+
+    torch.manual_seed(0)
+    weight, bias = torch.randn(48, 32) * 0.1, torch.randn(48)
+    proj = _Projection(weight, bias, onednn=False, rows_hint=64, int8=True)
+    x = torch.nn.functional.layer_norm(torch.randn(64, 32) * 3, (32,))
+    fixed = proj(x, scaled=row_scaled(x))  # the fixed [-1, 1] range
+    found = proj(x.clone())  # the product finds the range of the scaled rows: here also [-1, 1]
+    torch.testing.assert_close(fixed, found, rtol=0, atol=0)
+    torch.testing.assert_close(fixed, x @ weight.T + bias, rtol=0, atol=0.05)
+    lopsided = torch.nn.functional.gelu(x)
+    spent = lopsided.clone()
+    y = proj(spent, spent=True)  # scaled in place: the caller's tensor is overwritten
+    assert not torch.equal(spent, lopsided)
+    torch.testing.assert_close(y, lopsided @ weight.T + bias, rtol=0, atol=0.05)
