@@ -153,7 +153,7 @@ class _Projection:
         self.bias = bias
         self.onednn = onednn and not int8
         self.fuse_act = fuse_act
-        self.int8 = _quantize(weight, bias) if int8 else None
+        self.int8 = _quantize(weight) if int8 else None
         self.weight = torch.ops.mkldnn._reorder_linear_weight(weight, rows_hint) if self.onednn else weight
 
     def __call__(
@@ -216,7 +216,7 @@ def row_scaled(x: torch.Tensor, in_place: bool = False) -> tuple[torch.Tensor, t
     return (x.div_(scale) if in_place else x / scale), scale
 
 
-def _quantize(weight: torch.Tensor, bias: torch.Tensor) -> Any:
+def _quantize(weight: torch.Tensor) -> Any:
     """fbgemm's packed int8 weight (symmetric, one scale per output row) for an int8 product whose
     input is quantised with ``_INT8_INPUT_SCALE`` and ``_INT8_INPUT_ZERO``."""
     import warnings
